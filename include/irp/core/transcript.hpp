@@ -1,0 +1,49 @@
+// The transcript: what every proof a device makes is computed over.
+// docs/PROTOCOL.md ("Transcript and proofs") gives the exact byte layout and
+// the reasons: the two nonces make a proof single use, the TLS exporter binds
+// it to this connection, and the request hash binds it to this request.
+#pragma once
+
+#include <string>
+
+#include "irp/base/bytes.hpp"
+#include "irp/core/messages.hpp"
+#include "irp/crypto/crypto.hpp"
+
+namespace irp {
+
+struct TranscriptInput {
+    std::uint32_t version = kProtocolVersion;
+    Operation operation = Operation::enroll;
+    ByteView client_nonce;
+    ByteView server_nonce;
+    ByteView channel_binding;  // RFC 5705 exporter output
+    std::string_view domain;
+    std::string_view device_id;
+    std::string_view class_id;     // enroll only; "" for renew
+    ByteView current_certificate;  // renew only; empty for enroll
+};
+
+crypto::Digest transcript_hash(const TranscriptInput& in);
+
+// The PKCS#10 challengePassword that binds a CSR to the transcript.
+std::string csr_challenge(const crypto::Digest& transcript);
+
+// HMAC-SHA256(token, "IRP/1 token-proof" 0x00 || transcript || SHA-256(csr)).
+// The token itself never crosses the wire.
+crypto::Digest token_proof(ByteView token, const crypto::Digest& transcript, ByteView csr_der);
+
+// The message a renewing device signs with its current key:
+// "IRP/1 renew-proof" 0x00 || transcript || SHA-256(csr).
+Bytes renewal_message(const crypto::Digest& transcript, ByteView csr_der);
+
+// The manufacturer's per-device bootstrap token:
+// HMAC-SHA256(class_secret, class_id || 0x00 || device_id).
+crypto::Digest derive_device_token(ByteView class_secret, std::string_view class_id,
+                                   std::string_view device_id);
+
+// Device and class identifiers: 1..64 characters from [A-Za-z0-9._-], not
+// starting with '.' or '-'. They end up in certificate subjects and URIs.
+bool is_valid_identifier(std::string_view id);
+
+}  // namespace irp

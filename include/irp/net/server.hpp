@@ -1,0 +1,64 @@
+// The server network adapter: accepts TCP connections, runs TLS through
+// crypto::TlsEndpoint and one core ServerSession per connection, arms the
+// deadlines the session reports, and hands requests to a ServerHandler.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "irp/core/server_session.hpp"
+#include "irp/crypto/tls.hpp"
+
+namespace irp::net {
+
+struct PeerInfo {
+    std::string address;  // "127.0.0.1:51234"
+};
+
+// Called on a network thread, serialised per connection. on_request may
+// block (it signs and commits); other connections keep being served by the
+// other threads.
+class ServerHandler {
+public:
+    virtual ~ServerHandler() = default;
+    virtual Answer on_request(const RequestReceived& req, const PeerInfo& peer) = 0;
+    virtual void on_install_report(const InstallReported& rep, const PeerInfo& peer) = 0;
+    virtual void on_rejected(const RequestRejected& rej, const PeerInfo& peer) = 0;
+    // Protocol errors, deadlines and TLS failures.
+    virtual void on_failure(const Error& err, const PeerInfo& peer) = 0;
+};
+
+struct ServerOptions {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = kDefaultPort;  // 0: pick a free port
+    unsigned threads = 2;
+    unsigned max_connections = 1024;
+    Time drain_timeout{10'000};
+    bool handle_signals = true;  // SIGINT/SIGTERM -> stop()
+    ServerSessionConfig session;
+    crypto::TlsServerConfig tls;
+};
+
+class Server {
+public:
+    Server(ServerOptions opts, ServerHandler& handler, crypto::Random& rng);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // Binds and listens; port() is valid afterwards.
+    Result<void> listen();
+    std::uint16_t port() const;
+    // Serves until stop(); then lets in-flight exchanges finish (at most
+    // drain_timeout) and returns.
+    void run();
+    // Thread-safe and signal-safe via the io context.
+    void stop();
+
+    struct Impl;
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace irp::net

@@ -1,0 +1,238 @@
+#include "irp/core/server_session.hpp"
+
+#include <algorithm>
+
+#include "irp/core/transcript.hpp"
+
+namespace irp {
+
+// Which message is acceptable in which state. Anything not listed here is a
+// protocol error (default deny): no message type can skip a check another
+// type has, because the checks live in the one handler each row names.
+struct ServerSession::Row {
+    State state;
+    std::size_t message;  // index in the ClientMessage variant
+    void (ServerSession::*handler)(ClientMessage&&, Time);
+};
+
+template <typename T>
+constexpr std::size_t client_index() {
+    return variant_index<T, ClientMessage>();
+}
+
+const ServerSession::Row ServerSession::kTransitions[] = {
+    {State::await_hello, client_index<ClientHello>(), &ServerSession::on_hello},
+    {State::await_request, client_index<EnrollRequest>(), &ServerSession::on_enroll},
+    {State::await_request, client_index<RenewRequest>(), &ServerSession::on_renew},
+    {State::await_install_report, client_index<InstallReport>(), &ServerSession::on_install_report},
+};
+
+const char* server_state_name(ServerSession::State s) {
+    switch (s) {
+        case ServerSession::State::await_hello: return "await_hello";
+        case ServerSession::State::await_request: return "await_request";
+        case ServerSession::State::await_decision: return "await_decision";
+        case ServerSession::State::await_install_report: return "await_install_report";
+        case ServerSession::State::done: return "done";
+        case ServerSession::State::failed: return "failed";
+    }
+    return "unknown";
+}
+
+ServerSession::ServerSession(ServerSessionConfig cfg, crypto::Random& rng, Bytes channel_binding, Time now)
+    : cfg_(std::move(cfg)),
+      rng_(rng),
+      binding_(std::move(channel_binding)),
+      decoder_(cfg_.limits.max_frame_bytes),
+      started_(now),
+      last_activity_(now) {}
+
+void ServerSession::receive(ByteView data, Time now) {
+    while (!finished()) {
+        const auto status = decoder_.feed(data);
+        if (status == FrameDecoder::Status::need_more) return;
+        if (status == FrameDecoder::Status::error) return fail(decoder_.error());
+        last_activity_ = now;
+        auto msg = decode_client_message(decoder_.payload());
+        if (!msg) return fail(msg.error());
+        dispatch(std::move(msg.value()), now);
+    }
+    // Bytes after the end of the exchange are ignored; the adapter closes.
+}
+
+void ServerSession::dispatch(ClientMessage&& m, Time now) {
+    for (const auto& row : kTransitions) {
+        if (row.state == state_ && row.message == m.index()) return (this->*row.handler)(std::move(m), now);
+    }
+    fail(make_error(Code::unexpected_message, std::string("message not allowed in state ") +
+                                                  server_state_name(state_)));
+}
+
+void ServerSession::on_hello(ClientMessage&& msg, Time now) {
+    auto& m = std::get<ClientHello>(msg);
+    if (std::find(m.versions.begin(), m.versions.end(), kProtocolVersion) == m.versions.end())
+        return fail(make_error(Code::unsupported_version, "this server speaks IRP version 1 only"));
+    client_nonce_ = std::move(m.client_nonce);
+    server_nonce_ = rng_.bytes(bounds::kNonce);
+    challenge_sent_ = now;
+    request_id_ = to_hex(rng_.bytes(8));
+    ServerHello hello;
+    hello.version = kProtocolVersion;
+    hello.server_nonce = server_nonce_;
+    hello.domain = cfg_.domain;
+    hello.ca_chain = cfg_.ca_chain;
+    hello.key_algorithms = cfg_.key_algorithms;
+    hello.challenge_ttl_seconds = static_cast<std::uint32_t>(cfg_.limits.challenge_ttl.count() / 1000);
+    hello.max_frame_bytes = cfg_.limits.max_frame_bytes;
+    send(hello);
+    state_ = State::await_request;
+}
+
+bool ServerSession::check_csr(Operation op, const std::string& device_id, const std::string& class_id,
+                              const Bytes& current_cert, const Bytes& csr_der, RequestReceived& out,
+                              Time now) {
+    if (now - challenge_sent_ > cfg_.limits.challenge_ttl) {
+        reject(op, device_id, make_error(Code::challenge_expired, "the challenge expired; start a new exchange"));
+        return false;
+    }
+    if (!is_valid_identifier(device_id)) {
+        reject(op, device_id, make_error(Code::invalid_device_id,
+                                         "device id must be 1-64 characters from [A-Za-z0-9._-]"));
+        return false;
+    }
+    if (op == Operation::enroll && !is_valid_identifier(class_id)) {
+        reject(op, device_id, make_error(Code::unknown_class, "class id is not a valid identifier"));
+        return false;
+    }
+    auto csr = crypto::parse_and_verify_csr(csr_der);
+    if (!csr) {
+        reject(op, device_id, csr.error());
+        return false;
+    }
+    if (std::find(cfg_.key_algorithms.begin(), cfg_.key_algorithms.end(), csr->algorithm) ==
+        cfg_.key_algorithms.end()) {
+        reject(op, device_id, make_error(Code::key_algorithm_not_allowed,
+                                         std::string("key algorithm ") + crypto::key_algorithm_name(csr->algorithm) +
+                                             " is not allowed in this domain"));
+        return false;
+    }
+    TranscriptInput t;
+    t.operation = op;
+    t.client_nonce = client_nonce_;
+    t.server_nonce = server_nonce_;
+    t.channel_binding = binding_;
+    t.domain = cfg_.domain;
+    t.device_id = device_id;
+    t.class_id = class_id;
+    t.current_certificate = current_cert;
+    out.transcript = transcript_hash(t);
+    // The CSR's self-signature covers its challengePassword, so this one
+    // verification proves possession of the key AND binds it to this
+    // connection's transcript (docs/PROTOCOL.md, "Proof of possession").
+    if (csr->challenge != csr_challenge(out.transcript)) {
+        reject(op, device_id, make_error(Code::challenge_mismatch,
+                                         "the CSR is not bound to this exchange's transcript"));
+        return false;
+    }
+    out.request_id = request_id_;
+    out.operation = op;
+    out.device_id = device_id;
+    out.class_id = class_id;
+    out.csr_der = csr_der;
+    out.csr = std::move(csr.value());
+    return true;
+}
+
+void ServerSession::on_enroll(ClientMessage&& msg, Time now) {
+    auto& m = std::get<EnrollRequest>(msg);
+    RequestReceived ev;
+    if (!check_csr(Operation::enroll, m.device_id, m.class_id, {}, m.csr, ev, now)) return;
+    ev.token_proof = std::move(m.token_proof);
+    events_.emplace_back(std::move(ev));
+    state_ = State::await_decision;
+}
+
+void ServerSession::on_renew(ClientMessage&& msg, Time now) {
+    auto& m = std::get<RenewRequest>(msg);
+    RequestReceived ev;
+    if (!check_csr(Operation::renew, m.device_id, "", m.certificate, m.csr, ev, now)) return;
+    ev.current_certificate = std::move(m.certificate);
+    ev.renewal_signature = std::move(m.signature);
+    events_.emplace_back(std::move(ev));
+    state_ = State::await_decision;
+}
+
+void ServerSession::on_install_report(ClientMessage&& msg, Time /*now*/) {
+    auto& m = std::get<InstallReport>(msg);
+    events_.emplace_back(InstallReported{request_id_, m.status, std::move(m.certificate_serial)});
+    send(InstallAck{true});
+    state_ = State::done;
+}
+
+Result<void> ServerSession::answer(Answer a, Time now) {
+    if (state_ != State::await_decision)
+        return make_error(Code::bad_argument, std::string("answer() in state ") + server_state_name(state_));
+    a.request_id = request_id_;
+    const bool issued = std::holds_alternative<Issued>(a.result);
+    send(a);
+    last_activity_ = now;
+    state_ = issued ? State::await_install_report : State::done;
+    return {};
+}
+
+void ServerSession::reject(Operation op, const std::string& device_id, Error e) {
+    Answer a;
+    a.request_id = request_id_;
+    a.result = Rejected{e.code, e.message};
+    send(a);
+    events_.emplace_back(RequestRejected{request_id_, op, device_id, std::move(e)});
+    state_ = State::done;
+}
+
+void ServerSession::fail(Error e) {
+    if (finished()) return;
+    send(ProtocolError{e.code, e.message});
+    events_.emplace_back(SessionFailed{std::move(e)});
+    state_ = State::failed;
+}
+
+void ServerSession::send(const ServerMessage& m) {
+    const Bytes frame = encode_frame(encode(m));
+    output_.insert(output_.end(), frame.begin(), frame.end());
+}
+
+Bytes ServerSession::take_output() { return std::exchange(output_, {}); }
+
+std::optional<ServerEvent> ServerSession::poll_event() {
+    if (events_.empty()) return std::nullopt;
+    ServerEvent e = std::move(events_.front());
+    events_.pop_front();
+    return e;
+}
+
+std::optional<Time> ServerSession::next_deadline() const {
+    const Time whole = started_ + cfg_.limits.exchange_timeout;
+    switch (state_) {
+        case State::await_hello:
+            return std::min(whole, started_ + cfg_.limits.hello_timeout);
+        case State::await_request:
+            return std::min({whole, last_activity_ + cfg_.limits.idle_timeout,
+                             challenge_sent_ + cfg_.limits.challenge_ttl});
+        case State::await_install_report:
+            return std::min(whole, last_activity_ + cfg_.limits.idle_timeout);
+        case State::await_decision:  // our own work: only the whole-exchange bound
+            return whole;
+        case State::done:
+        case State::failed:
+            return std::nullopt;
+    }
+    return std::nullopt;
+}
+
+void ServerSession::on_deadline(Time now) {
+    const auto deadline = next_deadline();
+    if (!deadline || now < *deadline) return;
+    fail(make_error(Code::deadline_exceeded, std::string("deadline passed in state ") + server_state_name(state_)));
+}
+
+}  // namespace irp

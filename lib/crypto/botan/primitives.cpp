@@ -1,0 +1,191 @@
+// Randomness, hashes, MACs, keys and raw signatures, on Botan 2.
+#include <botan/auto_rng.h>
+#include <botan/ber_dec.h>
+#include <botan/ec_group.h>
+#include <botan/ecdsa.h>
+#include <botan/ed25519.h>
+#include <botan/hash.h>
+#include <botan/hmac_drbg.h>
+#include <botan/mac.h>
+#include <botan/mem_ops.h>
+#include <botan/pkcs8.h>
+#include <botan/pubkey.h>
+#include <botan/system_rng.h>
+#include <botan/x509_key.h>
+
+#include <mutex>
+
+#include "botan_glue.hpp"
+
+namespace irp::crypto {
+
+namespace {
+
+class SystemRandom final : public Random {
+public:
+    void fill(std::span<std::uint8_t> out) override { Botan::system_rng().randomize(out.data(), out.size()); }
+};
+
+class DeterministicRandom final : public Random {
+public:
+    explicit DeterministicRandom(std::uint64_t seed) : drbg_(Botan::MessageAuthenticationCode::create_or_throw("HMAC(SHA-256)")) {
+        std::uint8_t material[48] = {};
+        for (int i = 0; i < 8; ++i) material[i] = static_cast<std::uint8_t>(seed >> (8 * i));
+        drbg_.initialize_with(material, sizeof material);
+    }
+    void fill(std::span<std::uint8_t> out) override {
+        std::lock_guard lock(mu_);
+        drbg_.randomize(out.data(), out.size());
+    }
+
+private:
+    std::mutex mu_;
+    Botan::HMAC_DRBG drbg_;
+};
+
+}  // namespace
+
+std::unique_ptr<Random> system_random() { return std::make_unique<SystemRandom>(); }
+std::unique_ptr<Random> deterministic_random(std::uint64_t seed) {
+    return std::make_unique<DeterministicRandom>(seed);
+}
+
+Digest sha256(ByteView data) {
+    auto h = Botan::HashFunction::create_or_throw("SHA-256");
+    h->update(data.data(), data.size());
+    Digest out;
+    h->final(out.data());
+    return out;
+}
+
+Digest hmac_sha256(ByteView key, ByteView message) {
+    auto mac = Botan::MessageAuthenticationCode::create_or_throw("HMAC(SHA-256)");
+    mac->set_key(key.data(), key.size());
+    mac->update(message.data(), message.size());
+    Digest out;
+    mac->final(out.data());
+    return out;
+}
+
+bool constant_time_equal(ByteView a, ByteView b) {
+    if (a.size() != b.size()) return false;
+    return Botan::constant_time_compare(a.data(), b.data(), a.size());
+}
+
+const char* key_algorithm_name(KeyAlgorithm a) {
+    switch (a) {
+        case KeyAlgorithm::ecdsa_p256: return "ecdsa-p256";
+        case KeyAlgorithm::ecdsa_p384: return "ecdsa-p384";
+        case KeyAlgorithm::ed25519: return "ed25519";
+    }
+    return "unknown";
+}
+
+std::optional<KeyAlgorithm> parse_key_algorithm(std::string_view name) {
+    for (auto a : {KeyAlgorithm::ecdsa_p256, KeyAlgorithm::ecdsa_p384, KeyAlgorithm::ed25519})
+        if (name == key_algorithm_name(a)) return a;
+    return std::nullopt;
+}
+
+const char* padding_for(KeyAlgorithm a) {
+    switch (a) {
+        case KeyAlgorithm::ecdsa_p256: return "EMSA1(SHA-256)";
+        case KeyAlgorithm::ecdsa_p384: return "EMSA1(SHA-384)";
+        case KeyAlgorithm::ed25519: return "Pure";
+    }
+    return "Pure";
+}
+
+const char* x509_hash_for(KeyAlgorithm a) {
+    switch (a) {
+        case KeyAlgorithm::ecdsa_p256: return "SHA-256";
+        case KeyAlgorithm::ecdsa_p384: return "SHA-384";
+        case KeyAlgorithm::ed25519: return "SHA-512";
+    }
+    return "SHA-256";
+}
+
+std::optional<KeyAlgorithm> algorithm_of(const Botan::Public_Key& key) {
+    if (key.algo_name() == "Ed25519") return KeyAlgorithm::ed25519;
+    if (key.algo_name() == "ECDSA") {
+        const auto& group = dynamic_cast<const Botan::EC_PublicKey&>(key).domain();
+        if (group == Botan::EC_Group("secp256r1")) return KeyAlgorithm::ecdsa_p256;
+        if (group == Botan::EC_Group("secp384r1")) return KeyAlgorithm::ecdsa_p384;
+    }
+    return std::nullopt;
+}
+
+PrivateKey::PrivateKey(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PrivateKey::PrivateKey(PrivateKey&&) noexcept = default;
+PrivateKey& PrivateKey::operator=(PrivateKey&&) noexcept = default;
+PrivateKey::~PrivateKey() = default;
+
+Result<PrivateKey> PrivateKey::generate(KeyAlgorithm alg, Random& rng) {
+    BotanRng brng(rng);
+    auto impl = std::make_unique<Impl>();
+    impl->algorithm = alg;
+    switch (alg) {
+        case KeyAlgorithm::ecdsa_p256:
+            impl->key = std::make_unique<Botan::ECDSA_PrivateKey>(brng, Botan::EC_Group("secp256r1"));
+            break;
+        case KeyAlgorithm::ecdsa_p384:
+            impl->key = std::make_unique<Botan::ECDSA_PrivateKey>(brng, Botan::EC_Group("secp384r1"));
+            break;
+        case KeyAlgorithm::ed25519:
+            impl->key = std::make_unique<Botan::Ed25519_PrivateKey>(brng);
+            break;
+    }
+    return PrivateKey(std::move(impl));
+}
+
+Result<PrivateKey> PrivateKey::from_pem(std::string_view pem) {
+    try {
+        Botan::DataSource_Memory src(reinterpret_cast<const uint8_t*>(pem.data()), pem.size());
+        auto key = Botan::PKCS8::load_key(src);
+        const auto alg = algorithm_of(*key);
+        if (!alg) return make_error(Code::key_algorithm_not_allowed, "unsupported key type " + key->algo_name());
+        auto impl = std::make_unique<Impl>();
+        impl->key = std::move(key);
+        impl->algorithm = *alg;
+        return PrivateKey(std::move(impl));
+    } catch (const std::exception& e) {
+        return make_error(Code::file_error, std::string("not a PKCS#8 private key: ") + e.what());
+    }
+}
+
+KeyAlgorithm PrivateKey::algorithm() const { return impl_->algorithm; }
+
+Bytes PrivateKey::public_key_der() const { return impl_->key->subject_public_key(); }
+
+std::string PrivateKey::to_pem() const { return Botan::PKCS8::PEM_encode(*impl_->key); }
+
+Bytes PrivateKey::sign(ByteView message, Random& rng) const {
+    BotanRng brng(rng);
+    Botan::PK_Signer signer(*impl_->key, brng, padding_for(impl_->algorithm), Botan::DER_SEQUENCE);
+    return signer.sign_message(message.data(), message.size(), brng);
+}
+
+std::optional<KeyAlgorithm> spki_algorithm(ByteView spki) {
+    try {
+        Botan::DataSource_Memory src(spki.data(), spki.size());
+        std::unique_ptr<Botan::Public_Key> key(Botan::X509::load_key(src));
+        return algorithm_of(*key);
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
+bool verify_signature(ByteView spki, ByteView message, ByteView signature) {
+    try {
+        Botan::DataSource_Memory src(spki.data(), spki.size());
+        std::unique_ptr<Botan::Public_Key> key(Botan::X509::load_key(src));
+        const auto alg = algorithm_of(*key);
+        if (!alg) return false;
+        Botan::PK_Verifier verifier(*key, padding_for(*alg), Botan::DER_SEQUENCE);
+        return verifier.verify_message(message.data(), message.size(), signature.data(), signature.size());
+    } catch (const std::exception&) {
+        return false;
+    }
+}
+
+}  // namespace irp::crypto

@@ -1,0 +1,192 @@
+// TlsEndpoint on Botan 2's TLS channel, which is itself sans-I/O: we feed it
+// ciphertext and collect what its callbacks emit.
+#include <botan/auto_rng.h>
+#include <botan/certstor.h>
+#include <botan/credentials_manager.h>
+#include <botan/tls_client.h>
+#include <botan/tls_exceptn.h>
+#include <botan/tls_policy.h>
+#include <botan/tls_server.h>
+#include <botan/tls_session_manager.h>
+#include <botan/x509path.h>
+
+#include <arpa/inet.h>
+
+#include "botan_glue.hpp"
+#include "irp/crypto/tls.hpp"
+
+namespace irp::crypto {
+
+namespace {
+
+// docs/PROTOCOL.md, "Transport": TLS 1.2, ECDHE (X25519, P-256), AEAD only.
+class IrpPolicy final : public Botan::TLS::Policy {
+public:
+    std::vector<std::string> allowed_ciphers() const override {
+        return {"ChaCha20Poly1305", "AES-256/GCM", "AES-128/GCM"};
+    }
+    std::vector<std::string> allowed_macs() const override { return {"AEAD"}; }
+    std::vector<std::string> allowed_key_exchange_methods() const override { return {"ECDH"}; }
+    std::vector<std::string> allowed_signature_methods() const override { return {"ECDSA"}; }
+    std::vector<Botan::TLS::Group_Params> key_exchange_groups() const override {
+        return {Botan::TLS::Group_Params::X25519, Botan::TLS::Group_Params::SECP256R1};
+    }
+    bool allow_tls10() const override { return false; }
+    bool allow_tls11() const override { return false; }
+    bool allow_tls12() const override { return true; }
+    bool allow_dtls10() const override { return false; }
+    bool allow_dtls12() const override { return false; }
+    bool allow_client_initiated_renegotiation() const override { return false; }
+    bool allow_server_initiated_renegotiation() const override { return false; }
+    bool negotiate_encrypt_then_mac() const override { return false; }
+    bool include_time_in_hello_random() const override { return false; }
+    std::size_t minimum_signature_strength() const override { return 110; }
+    // Revocation of the server certificate is not checked by the TLS layer
+    // yet (no CRL distribution in this release; docs/PROTOCOL.md, "Transport").
+    bool require_cert_revocation_info() const override { return false; }
+};
+
+const IrpPolicy& policy() {
+    static const IrpPolicy p;
+    return p;
+}
+
+class ServerCredentials final : public Botan::Credentials_Manager {
+public:
+    explicit ServerCredentials(const TlsServerConfig& cfg) : key_(cfg.key) {
+        for (const auto& c : cfg.chain) chain_.emplace_back(c.data(), c.size());
+    }
+    std::vector<Botan::X509_Certificate> cert_chain(const std::vector<std::string>& key_types,
+                                                    const std::string& type, const std::string&) override {
+        if (type != "tls-server") return {};
+        for (const auto& t : key_types)
+            if (t == "ECDSA") return chain_;
+        return {};
+    }
+    Botan::Private_Key* private_key_for(const Botan::X509_Certificate&, const std::string&, const std::string&) override {
+        return key_->impl().key.get();
+    }
+
+private:
+    std::shared_ptr<const PrivateKey> key_;
+    std::vector<Botan::X509_Certificate> chain_;
+};
+
+class ClientCredentials final : public Botan::Credentials_Manager {
+public:
+    explicit ClientCredentials(const TlsClientConfig& cfg) {
+        for (const auto& r : cfg.trusted_roots) store_.add_certificate(Botan::X509_Certificate(r.data(), r.size()));
+    }
+    std::vector<Botan::Certificate_Store*> trusted_certificate_authorities(const std::string&,
+                                                                           const std::string&) override {
+        return {&store_};
+    }
+
+private:
+    Botan::Certificate_Store_In_Memory store_;
+};
+
+bool is_ipv4_literal(const std::string& s) {
+    in_addr a{};
+    return inet_pton(AF_INET, s.c_str(), &a) == 1;
+}
+
+class Endpoint final : public TlsEndpoint, public Botan::TLS::Callbacks {
+public:
+    // Server
+    explicit Endpoint(const TlsServerConfig& cfg) : creds_(std::make_unique<ServerCredentials>(cfg)) {
+        channel_ = std::make_unique<Botan::TLS::Server>(*this, sessions_, *creds_, policy(), rng_);
+    }
+    // Client
+    explicit Endpoint(const TlsClientConfig& cfg)
+        : creds_(std::make_unique<ClientCredentials>(cfg)), server_name_(cfg.server_name) {
+        // An IP literal is not sent as SNI and is matched against the
+        // certificate's iPAddress SAN in tls_verify_cert_chain.
+        const std::string sni = is_ipv4_literal(server_name_) ? "" : server_name_;
+        channel_ = std::make_unique<Botan::TLS::Client>(*this, sessions_, *creds_, policy(), rng_,
+                                                        Botan::TLS::Server_Information(sni),
+                                                        Botan::TLS::Protocol_Version::TLS_V12);
+    }
+
+    Result<void> receive_ciphertext(ByteView data) override {
+        if (failed_) return make_error(Code::tls_failure, failure_);
+        try {
+            channel_->received_data(data.data(), data.size());
+        } catch (const std::exception& e) {
+            failed_ = true;
+            failure_ = std::string("TLS failed: ") + e.what();
+        }
+        if (failed_) return make_error(Code::tls_failure, failure_);
+        return {};
+    }
+    Bytes take_ciphertext() override { return std::exchange(out_, {}); }
+    Bytes take_plaintext() override { return std::exchange(in_, {}); }
+    Result<void> send_plaintext(ByteView data) override {
+        if (!channel_->is_active()) return make_error(Code::tls_failure, "TLS channel is not open");
+        try {
+            channel_->send(data.data(), data.size());
+        } catch (const std::exception& e) {
+            return make_error(Code::tls_failure, std::string("TLS send failed: ") + e.what());
+        }
+        return {};
+    }
+    bool handshake_complete() const override { return channel_->is_active(); }
+    bool peer_closed() const override { return peer_closed_ || failed_; }
+    void close() override {
+        try {
+            if (!channel_->is_closed()) channel_->close();
+        } catch (const std::exception&) {
+        }
+    }
+    Bytes channel_binding() const override {
+        const auto key = channel_->key_material_export(kChannelBindingLabel, "", kChannelBindingSize);
+        return Bytes(key.begin(), key.end());
+    }
+
+    // Botan::TLS::Callbacks
+    void tls_emit_data(const uint8_t data[], size_t size) override { out_.insert(out_.end(), data, data + size); }
+    void tls_record_received(uint64_t, const uint8_t data[], size_t size) override {
+        in_.insert(in_.end(), data, data + size);
+    }
+    void tls_alert(Botan::TLS::Alert alert) override {
+        if (alert.type() == Botan::TLS::Alert::CLOSE_NOTIFY || alert.is_fatal()) peer_closed_ = true;
+        if (alert.is_fatal() && failure_.empty()) failure_ = "peer sent TLS alert: " + alert.type_string();
+    }
+    bool tls_session_established(const Botan::TLS::Session&) override { return false; }  // no resumption
+
+    void tls_verify_cert_chain(const std::vector<Botan::X509_Certificate>& chain,
+                               const std::vector<std::shared_ptr<const Botan::OCSP::Response>>& ocsp,
+                               const std::vector<Botan::Certificate_Store*>& roots, Botan::Usage_Type usage,
+                               const std::string& hostname, const Botan::TLS::Policy& pol) override {
+        if (!is_ipv4_literal(server_name_)) {
+            Botan::TLS::Callbacks::tls_verify_cert_chain(chain, ocsp, roots, usage, hostname, pol);
+            return;
+        }
+        // Chain checks without a host name, then the iPAddress SAN ourselves.
+        Botan::TLS::Callbacks::tls_verify_cert_chain(chain, ocsp, roots, usage, "", pol);
+        const auto ips = chain.at(0).subject_alt_name().get_attribute("IP");
+        for (const auto& ip : ips)
+            if (ip == server_name_) return;
+        throw Botan::TLS::TLS_Exception(Botan::TLS::Alert::BAD_CERTIFICATE,
+                                        "server certificate does not name " + server_name_);
+    }
+
+private:
+    Botan::AutoSeeded_RNG rng_;
+    Botan::TLS::Session_Manager_Noop sessions_;
+    std::unique_ptr<Botan::Credentials_Manager> creds_;
+    std::string server_name_;
+    std::unique_ptr<Botan::TLS::Channel> channel_;
+    Bytes out_;
+    Bytes in_;
+    bool peer_closed_ = false;
+    bool failed_ = false;
+    std::string failure_;
+};
+
+}  // namespace
+
+std::unique_ptr<TlsEndpoint> TlsEndpoint::server(const TlsServerConfig& cfg) { return std::make_unique<Endpoint>(cfg); }
+std::unique_ptr<TlsEndpoint> TlsEndpoint::client(const TlsClientConfig& cfg) { return std::make_unique<Endpoint>(cfg); }
+
+}  // namespace irp::crypto

@@ -1,0 +1,248 @@
+// PKCS#10 and X.509 on Botan 2: requests, parsing, path validation, issuance.
+#include <botan/asn1_obj.h>
+#include <botan/bigint.h>
+#include <botan/certstor.h>
+#include <botan/data_src.h>
+#include <botan/pem.h>
+#include <botan/pkcs10.h>
+#include <botan/x509_ca.h>
+#include <botan/x509_ext.h>
+#include <botan/x509cert.h>
+#include <botan/x509path.h>
+#include <botan/x509self.h>
+#include <botan/x509_key.h>
+#include <botan/pubkey.h>
+
+#include <chrono>
+
+#include "botan_glue.hpp"
+
+namespace irp::crypto {
+
+namespace {
+
+std::chrono::system_clock::time_point to_tp(std::int64_t unix_seconds) {
+    return std::chrono::system_clock::time_point(std::chrono::seconds(unix_seconds));
+}
+
+std::int64_t to_unix(const Botan::X509_Time& t) { return static_cast<std::int64_t>(t.time_since_epoch()); }
+
+}  // namespace
+
+Result<Bytes> create_csr(const PrivateKey& key, std::string_view common_name, std::string_view challenge,
+                         Random& rng) {
+    try {
+        BotanRng brng(rng);
+        Botan::X509_Cert_Options opts;
+        opts.common_name = std::string(common_name);
+        opts.challenge = std::string(challenge);
+        const auto req = Botan::X509::create_cert_req(opts, *key.impl().key, x509_hash_for(key.algorithm()), brng);
+        return req.BER_encode();
+    } catch (const std::exception& e) {
+        return make_error(Code::internal, std::string("cannot create CSR: ") + e.what());
+    }
+}
+
+Result<CsrInfo> parse_and_verify_csr(ByteView der) {
+    std::unique_ptr<Botan::PKCS10_Request> req;
+    std::unique_ptr<Botan::Public_Key> pub;
+    try {
+        req = std::make_unique<Botan::PKCS10_Request>(std::vector<uint8_t>(der.begin(), der.end()));
+        pub.reset(req->subject_public_key());
+    } catch (const std::exception& e) {
+        return make_error(Code::invalid_csr, std::string("CSR does not parse: ") + e.what());
+    }
+    const auto alg = algorithm_of(*pub);
+    if (!alg) return make_error(Code::key_algorithm_not_allowed, "CSR key type " + pub->algo_name() + " is not supported");
+    bool signature_ok = false;
+    try {
+        signature_ok = req->check_signature(*pub);
+    } catch (const std::exception&) {
+        signature_ok = false;
+    }
+    if (!signature_ok)
+        return make_error(Code::bad_possession_proof, "the CSR's signature does not verify with its own key");
+    CsrInfo info;
+    info.public_key = req->raw_public_key();
+    info.algorithm = *alg;
+    try {
+        info.challenge = req->challenge_password();
+        for (const auto& oid : req->extensions().get_extension_oids()) info.extension_oids.push_back(oid.to_string());
+        info.requests_ca = req->is_CA();
+    } catch (const std::exception& e) {
+        return make_error(Code::invalid_csr, std::string("CSR attributes do not parse: ") + e.what());
+    }
+    return info;
+}
+
+Result<CertInfo> parse_certificate(ByteView der) {
+    try {
+        Botan::X509_Certificate cert(der.data(), der.size());
+        CertInfo info;
+        info.serial = cert.serial_number();
+        info.subject = cert.subject_dn().to_string();
+        info.issuer = cert.issuer_dn().to_string();
+        info.subject_cn = cert.subject_dn().get_first_attribute("X520.CommonName");
+        info.subject_serial_number = cert.subject_dn().get_first_attribute("X520.SerialNumber");
+        info.san_uris = cert.subject_alt_name().get_attribute("URI");
+        info.san_dns = cert.subject_alt_name().get_attribute("DNS");
+        info.public_key = cert.subject_public_key_info();
+        info.subject_key_id = cert.subject_key_id();
+        info.authority_key_id = cert.authority_key_id();
+        info.not_before = to_unix(cert.not_before());
+        info.not_after = to_unix(cert.not_after());
+        info.is_ca = cert.is_CA_cert();
+        info.key_usage_digital_signature = cert.constraints() != Botan::NO_CONSTRAINTS &&
+                                           (cert.constraints() & Botan::DIGITAL_SIGNATURE);
+        const auto eku = cert.extended_key_usage();
+        for (const auto& oid : eku) {
+            if (oid == Botan::OID::from_string("PKIX.ClientAuth")) info.eku_client_auth = true;
+            if (oid == Botan::OID::from_string("PKIX.ServerAuth")) info.eku_server_auth = true;
+        }
+        return info;
+    } catch (const std::exception& e) {
+        return make_error(Code::field_invalid, std::string("certificate does not parse: ") + e.what());
+    }
+}
+
+Result<Bytes> certificate_issuer_name(ByteView der) {
+    try {
+        return Botan::X509_Certificate(der.data(), der.size()).raw_issuer_dn();
+    } catch (const std::exception& e) {
+        return make_error(Code::field_invalid, std::string("certificate does not parse: ") + e.what());
+    }
+}
+
+Result<Bytes> certificate_subject_name(ByteView der) {
+    try {
+        return Botan::X509_Certificate(der.data(), der.size()).raw_subject_dn();
+    } catch (const std::exception& e) {
+        return make_error(Code::field_invalid, std::string("certificate does not parse: ") + e.what());
+    }
+}
+
+std::string to_pem(ByteView der, std::string_view label) {
+    return Botan::PEM_Code::encode(der.data(), der.size(), std::string(label));
+}
+
+Result<std::vector<Bytes>> pem_blocks(std::string_view pem, std::string_view label) {
+    std::vector<Bytes> out;
+    try {
+        Botan::DataSource_Memory src(reinterpret_cast<const uint8_t*>(pem.data()), pem.size());
+        while (!src.end_of_data()) {
+            std::string got;
+            // Skip whitespace between blocks; stop at trailing garbage-free end.
+            auto block = Botan::PEM_Code::decode(src, got);
+            if (got == label) out.emplace_back(block.begin(), block.end());
+            // Botan leaves the source after the END line; skip newlines.
+            uint8_t b = 0;
+            while (src.peek_byte(b) == 1 && (b == '\n' || b == '\r' || b == ' ' || b == '\t')) src.discard_next(1);
+        }
+    } catch (const std::exception& e) {
+        return make_error(Code::file_error, std::string("PEM does not decode: ") + e.what());
+    }
+    return out;
+}
+
+Result<void> verify_chain(ByteView leaf, const std::vector<Bytes>& intermediates, const std::vector<Bytes>& roots,
+                          std::int64_t at, Usage usage) {
+    try {
+        std::vector<Botan::X509_Certificate> chain;
+        chain.emplace_back(leaf.data(), leaf.size());
+        for (const auto& c : intermediates) chain.emplace_back(c.data(), c.size());
+        Botan::Certificate_Store_In_Memory store;
+        for (const auto& r : roots) store.add_certificate(Botan::X509_Certificate(r.data(), r.size()));
+        const Botan::Path_Validation_Restrictions restrictions(false, 110);
+        Botan::Usage_Type u = Botan::Usage_Type::UNSPECIFIED;
+        if (usage == Usage::tls_client) u = Botan::Usage_Type::TLS_CLIENT_AUTH;
+        if (usage == Usage::tls_server) u = Botan::Usage_Type::TLS_SERVER_AUTH;
+        const auto result = Botan::x509_path_validate(chain, restrictions, {&store}, "", u, to_tp(at));
+        if (!result.successful_validation())
+            return make_error(Code::unknown_certificate, "certificate chain does not validate: " + result.result_string());
+        return {};
+    } catch (const std::exception& e) {
+        return make_error(Code::field_invalid, std::string("certificate chain does not parse: ") + e.what());
+    }
+}
+
+bool signed_by(ByteView cert, ByteView issuer_cert) {
+    try {
+        Botan::X509_Certificate c(cert.data(), cert.size());
+        Botan::X509_Certificate issuer(issuer_cert.data(), issuer_cert.size());
+        std::unique_ptr<Botan::Public_Key> key(issuer.subject_public_key());
+        return c.check_signature(*key);
+    } catch (const std::exception&) {
+        return false;
+    }
+}
+
+Bytes random_serial(Random& rng, unsigned bits) {
+    if (bits < 64) bits = 64;
+    if (bits > 159) bits = 159;
+    Bytes serial = rng.bytes((bits + 7) / 8);
+    // Positive (top bit clear) and with its top byte non-zero, so the DER
+    // INTEGER needs no padding byte and keeps its full length.
+    const unsigned top_bits = bits % 8 == 0 ? 8 : bits % 8;
+    serial[0] &= static_cast<std::uint8_t>((1u << top_bits) - 1u);
+    if (top_bits == 8) serial[0] &= 0x7f;
+    if (serial[0] == 0) serial[0] = 1;
+    return serial;
+}
+
+Result<Bytes> issue_certificate(const PrivateKey& issuer_key, ByteView issuer_cert, ByteView subject_public_key,
+                                const IssueProfile& p, Random& rng) {
+    try {
+        BotanRng brng(rng);
+        Botan::X509_DN subject;
+        if (!p.organization.empty()) subject.add_attribute("X520.Organization", p.organization);
+        subject.add_attribute("X520.CommonName", p.common_name);
+        if (!p.serial_number.empty()) subject.add_attribute("X520.SerialNumber", p.serial_number);
+
+        const Bytes subject_pub(subject_public_key.begin(), subject_public_key.end());
+        Botan::X509_DN issuer_dn = subject;
+        Bytes issuer_key_id;
+        Botan::Extensions ext;
+        if (!issuer_cert.empty()) {
+            Botan::X509_Certificate ic(issuer_cert.data(), issuer_cert.size());
+            issuer_dn = ic.subject_dn();
+            issuer_key_id = ic.subject_key_id();
+        }
+        // SKI per RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey
+        // BIT STRING (Botan computes it over the key bits).
+        std::unique_ptr<Botan::Public_Key> pub(Botan::X509::load_key(subject_pub));
+        auto* ski = new Botan::Cert_Extension::Subject_Key_ID(pub->public_key_bits(), "SHA-160");
+        if (issuer_cert.empty()) issuer_key_id = ski->get_key_id();
+        ext.add(ski, false);
+        ext.add(new Botan::Cert_Extension::Authority_Key_ID(issuer_key_id), false);
+        if (p.ca) {
+            ext.add(new Botan::Cert_Extension::Basic_Constraints(true, p.path_len.value_or(Botan::Cert_Extension::NO_CERT_PATH_LIMIT)), true);
+            ext.add(new Botan::Cert_Extension::Key_Usage(Botan::Key_Constraints(Botan::KEY_CERT_SIGN | Botan::CRL_SIGN)), true);
+        } else {
+            ext.add(new Botan::Cert_Extension::Key_Usage(Botan::DIGITAL_SIGNATURE), true);
+            std::vector<Botan::OID> eku;
+            if (p.eku_client_auth) eku.push_back(Botan::OID::from_string("PKIX.ClientAuth"));
+            if (p.eku_server_auth) eku.push_back(Botan::OID::from_string("PKIX.ServerAuth"));
+            if (!eku.empty()) ext.add(new Botan::Cert_Extension::Extended_Key_Usage(eku), false);
+        }
+        if (!p.san_uris.empty() || !p.san_dns.empty() || !p.san_ips.empty()) {
+            Botan::AlternativeName san;
+            for (const auto& u : p.san_uris) san.add_attribute("URI", u);
+            for (const auto& d : p.san_dns) san.add_attribute("DNS", d);
+            for (const auto& ip : p.san_ips) san.add_attribute("IP", ip);
+            ext.add(new Botan::Cert_Extension::Subject_Alternative_Name(san), false);
+        }
+
+        Botan::AlgorithmIdentifier sig_algo;
+        auto signer = Botan::X509_Object::choose_sig_format(sig_algo, *issuer_key.impl().key, brng,
+                                                           x509_hash_for(issuer_key.algorithm()), "");
+        const Botan::BigInt serial(p.serial.data(), p.serial.size());
+        const auto cert = Botan::X509_CA::make_cert(signer.get(), brng, serial, sig_algo, subject_pub,
+                                                    Botan::X509_Time(to_tp(p.not_before)),
+                                                    Botan::X509_Time(to_tp(p.not_after)), issuer_dn, subject, ext);
+        return cert.BER_encode();
+    } catch (const std::exception& e) {
+        return make_error(Code::issuance_failed, std::string("cannot issue certificate: ") + e.what());
+    }
+}
+
+}  // namespace irp::crypto

@@ -1,0 +1,98 @@
+#include "ca/authority.hpp"
+
+#include <algorithm>
+
+#include "irp/platform/files.hpp"
+
+namespace irp::server {
+
+namespace {
+
+Result<Bytes> load_one_cert(const std::string& path) {
+    auto text = platform::read_file(path);
+    if (!text) return text.error();
+    auto blocks = crypto::pem_blocks(*text, "CERTIFICATE");
+    if (!blocks) return make_error(Code::config_invalid, "'" + path + "': " + blocks.error().message);
+    if (blocks->size() != 1)
+        return make_error(Code::config_invalid, "'" + path + "' must hold exactly one certificate");
+    return std::move(blocks->front());
+}
+
+Result<std::shared_ptr<const crypto::PrivateKey>> load_key(const std::string& path, ByteView cert_der) {
+    auto text = platform::read_file(path);
+    if (!text) return text.error();
+    auto key = crypto::PrivateKey::from_pem(*text);
+    if (!key) return make_error(Code::config_invalid, "'" + path + "': " + key.error().message);
+    auto info = crypto::parse_certificate(cert_der);
+    if (!info) return info.error();
+    if (key->public_key_der() != info->public_key)
+        return make_error(Code::config_invalid, "key '" + path + "' does not match its certificate");
+    return std::make_shared<const crypto::PrivateKey>(std::move(key.value()));
+}
+
+}  // namespace
+
+std::string device_uri(std::string_view domain, std::string_view device_id) {
+    return "urn:irp:" + std::string(domain) + ":" + std::string(device_id);
+}
+
+Result<DomainMaterial> load_domain(const Config& cfg) {
+    DomainMaterial m;
+    m.domain = cfg.domain;
+    auto root = load_one_cert(cfg.root_certificate);
+    if (!root) return root.error();
+    auto ca = load_one_cert(cfg.ca_certificate);
+    if (!ca) return ca.error();
+    auto tls = load_one_cert(cfg.tls_certificate);
+    if (!tls) return tls.error();
+    m.root_der = std::move(root.value());
+    m.ca_der = std::move(ca.value());
+
+    auto ca_info = crypto::parse_certificate(m.ca_der);
+    if (!ca_info) return ca_info.error();
+    if (!ca_info->is_ca) return make_error(Code::config_invalid, "'" + cfg.ca_certificate + "' is not a CA certificate");
+    if (!crypto::signed_by(m.ca_der, m.root_der))
+        return make_error(Code::config_invalid, "the domain CA is not signed by the root in '" + cfg.root_certificate + "'");
+    if (!crypto::signed_by(*tls, m.ca_der))
+        return make_error(Code::config_invalid, "the TLS certificate is not issued by the domain CA");
+    m.ca_info = std::move(ca_info.value());
+    m.issuer_id = to_hex(m.ca_info.subject_key_id);
+
+    auto ca_key = load_key(cfg.ca_key, m.ca_der);
+    if (!ca_key) return ca_key.error();
+    m.ca_key = std::move(ca_key.value());
+    auto tls_key = load_key(cfg.tls_key, *tls);
+    if (!tls_key) return tls_key.error();
+    m.tls_key = std::move(tls_key.value());
+    m.tls_chain = {std::move(tls.value()), m.ca_der, m.root_der};
+
+    for (const auto& [name, cls] : cfg.classes) {
+        auto text = platform::read_file(cls.secret_file);
+        if (!text) return text.error();
+        std::string hex = *text;
+        hex.erase(std::remove_if(hex.begin(), hex.end(), [](char c) { return c == '\n' || c == '\r' || c == ' '; }),
+                  hex.end());
+        Bytes secret;
+        if (!from_hex(hex, secret) || secret.size() < 16)
+            return make_error(Code::config_invalid,
+                              "class secret '" + cls.secret_file + "' must be at least 16 bytes written as hex");
+        m.class_secrets[name] = std::move(secret);
+    }
+    return m;
+}
+
+Result<Bytes> Authority::issue_device(const std::string& device_id, ByteView public_key, std::int64_t now) const {
+    crypto::IssueProfile p;
+    p.serial = crypto::random_serial(rng_, 127);
+    p.common_name = device_id;
+    p.serial_number = device_id;
+    p.san_uris = {device_uri(m_.domain, device_id)};
+    p.not_before = std::max(now - p_.backdate_s, m_.ca_info.not_before);
+    p.not_after = std::min(now + p_.validity_s, m_.ca_info.not_after);
+    if (p.not_after <= now)
+        return make_error(Code::issuance_failed, "the domain CA certificate has expired; rotate the CA");
+    p.eku_client_auth = true;
+    return crypto::issue_certificate(*m_.ca_key, m_.ca_der, public_key, p, rng_);
+}
+
+}  // namespace irp::server

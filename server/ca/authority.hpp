@@ -1,0 +1,57 @@
+// The domain's issuing CA: loads the hierarchy named in the config and
+// issues device certificates to the profile in docs/PROTOCOL.md
+// ("Certificate profile").
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "config/config.hpp"
+#include "irp/crypto/crypto.hpp"
+
+namespace irp::server {
+
+struct DomainMaterial {
+    std::string domain;
+    Bytes root_der;
+    Bytes ca_der;
+    crypto::CertInfo ca_info;
+    std::string issuer_id;  // hex SKI of the issuing CA
+    std::shared_ptr<const crypto::PrivateKey> ca_key;
+    std::vector<Bytes> tls_chain;  // server cert, issuing CA, root
+    std::shared_ptr<const crypto::PrivateKey> tls_key;
+    std::map<std::string, Bytes> class_secrets;  // class id -> secret
+};
+
+// Reads and cross-checks every file the config names: the CA certificate
+// must be a CA signed by the root, the keys must match their certificates,
+// each class secret must be at least 16 bytes of hex.
+Result<DomainMaterial> load_domain(const Config& cfg);
+
+struct ProfileSettings {
+    std::int64_t validity_s = 365LL * 24 * 3600;
+    std::int64_t backdate_s = 300;
+};
+
+class Authority {
+public:
+    Authority(const DomainMaterial& m, ProfileSettings p, crypto::Random& rng) : m_(m), p_(p), rng_(rng) {}
+
+    // A device certificate: random 127-bit serial, subject CN and
+    // serialNumber = device id, SAN URI urn:irp:<domain>:<device-id>,
+    // keyUsage digitalSignature (critical), EKU clientAuth, AKI/SKI,
+    // notBefore = now - backdate, notAfter = min(now + validity, CA notAfter).
+    Result<Bytes> issue_device(const std::string& device_id, ByteView public_key, std::int64_t now_unix) const;
+
+    const DomainMaterial& material() const { return m_; }
+
+private:
+    const DomainMaterial& m_;
+    ProfileSettings p_;
+    crypto::Random& rng_;
+};
+
+std::string device_uri(std::string_view domain, std::string_view device_id);
+
+}  // namespace irp::server

@@ -1,0 +1,379 @@
+// irp-server configuration: strict TOML parsing, validation and rendering.
+// One table (kKeys) describes every key outside [classes]; parsing, the
+// unknown-key check, the required-key check and rendering all walk it.
+#include "config/config.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <sstream>
+#include <string_view>
+#include <type_traits>
+
+#include <toml++/toml.h>
+
+#include "irp/base/error.hpp"
+
+namespace irp::server {
+namespace {
+
+namespace fs = std::filesystem;
+static_assert(std::is_same_v<unsigned, std::uint32_t>, "integer keys share one member type");
+
+enum class Kind { listen, domain, integer, path, algorithms, boolean };
+
+struct KeySpec {
+    std::string_view section;
+    std::string_view name;
+    Kind kind;
+    unsigned Config::*num;
+    std::string Config::*str;
+    std::int64_t min, max;
+};
+
+constexpr KeySpec special(std::string_view s, std::string_view n, Kind k) {
+    return {s, n, k, nullptr, nullptr, 0, 0};
+}
+constexpr KeySpec integer(std::string_view s, std::string_view n, unsigned Config::*m, std::int64_t lo,
+                          std::int64_t hi) {
+    return {s, n, Kind::integer, m, nullptr, lo, hi};
+}
+constexpr KeySpec path(std::string_view s, std::string_view n, std::string Config::*m) {
+    return {s, n, Kind::path, nullptr, m, 0, 0};
+}
+
+// In rendering order.
+constexpr KeySpec kKeys[] = {
+    special("server", "listen", Kind::listen),
+    integer("server", "threads", &Config::threads, 1, 64),
+    integer("server", "max_connections", &Config::max_connections, 1, 1'000'000),
+    special("domain", "name", Kind::domain),
+    path("domain", "root_certificate", &Config::root_certificate),
+    path("domain", "ca_certificate", &Config::ca_certificate),
+    path("domain", "ca_key", &Config::ca_key),
+    path("domain", "tls_certificate", &Config::tls_certificate),
+    path("domain", "tls_key", &Config::tls_key),
+    path("storage", "database", &Config::database),
+    integer("limits", "max_frame_bytes", &Config::max_frame_bytes, 1024, 16'777'216),
+    integer("limits", "handshake_timeout_ms", &Config::handshake_timeout_ms, 100, 600'000),
+    integer("limits", "idle_timeout_ms", &Config::idle_timeout_ms, 100, 3'600'000),
+    integer("limits", "exchange_timeout_ms", &Config::exchange_timeout_ms, 100, 3'600'000),
+    integer("limits", "challenge_ttl_s", &Config::challenge_ttl_s, 1, 3600),
+    integer("limits", "drain_timeout_ms", &Config::drain_timeout_ms, 0, 600'000),
+    integer("profile", "validity_days", &Config::validity_days, 1, 36'500),
+    integer("profile", "backdate_s", &Config::backdate_s, 0, 86'400),
+    special("profile", "key_algorithms", Kind::algorithms),
+    special("profile", "allow_same_key_renewal", Kind::boolean),
+};
+
+struct Section {
+    std::string_view name;
+    std::string_view comment;
+};
+constexpr Section kSections[] = {
+    {"server", "Listener: host:port, worker threads, connection cap"},
+    {"domain", "Domain identity: DNS name and PEM files (relative paths are against this file's directory)"},
+    {"storage", "SQLite database of issued certificates"},
+    {"limits", "Protocol limits and timeouts"},
+    {"profile", "Issued certificates: lifetime, backdating, accepted device key algorithms"},
+};
+constexpr std::string_view kClassesComment = "Device classes: one table per class, with its enrollment secret file";
+constexpr std::string_view kAlgorithms[] = {"ecdsa-p256", "ecdsa-p384", "ed25519"};
+
+constexpr auto npos = std::string_view::npos;
+constexpr std::string_view kAlnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+    std::vector<std::string_view> out;
+    for (std::size_t start = 0;; ) {
+        const std::size_t at = s.find(sep, start);
+        out.push_back(s.substr(start, at == npos ? npos : at - start));
+        if (at == npos) return out;
+        start = at + 1;
+    }
+}
+
+bool valid_hostname(std::string_view s, bool lower_only) {
+    const std::string allowed = std::string(lower_only ? kAlnum.substr(26) : kAlnum) + "-";
+    return !s.empty() && s.size() <= 253 && std::ranges::all_of(split(s, '.'), [&](std::string_view l) {
+        return !l.empty() && l.size() <= 63 && l.front() != '-' && l.back() != '-' &&
+               l.find_first_not_of(allowed) == npos;
+    });
+}
+
+// Parses 1..max_digits decimal digits; false on anything else or > max.
+bool parse_uint(std::string_view s, std::size_t max_digits, unsigned max, unsigned& out) {
+    if (s.empty() || s.size() > max_digits || s.find_first_not_of("0123456789") != npos) return false;
+    out = 0;
+    for (char ch : s) out = out * 10 + static_cast<unsigned>(ch - '0');
+    return out <= max;
+}
+
+// An IPv4 literal or a host name; all digits and dots must be a dotted quad.
+bool valid_host(std::string_view s) {
+    if (s.find_first_not_of("0123456789.") != npos) return valid_hostname(s, false);
+    const auto octets = split(s, '.');
+    unsigned v = 0;
+    return octets.size() == 4 &&
+           std::ranges::all_of(octets, [&](std::string_view o) { return parse_uint(o, 3, 255, v); });
+}
+
+bool parse_listen(std::string_view s, std::string& host, std::uint16_t& port) {
+    const std::size_t colon = s.rfind(':');
+    unsigned p = 0;
+    if (colon == npos || !parse_uint(s.substr(colon + 1), 5, 65535, p) || !valid_host(s.substr(0, colon))) return false;
+    host = std::string(s.substr(0, colon));
+    port = static_cast<std::uint16_t>(p);
+    return true;
+}
+
+bool valid_class_name(std::string_view s) {
+    return !s.empty() && s.size() <= 64 && s.find_first_not_of(std::string(kAlnum) + "._-") == npos;
+}
+
+std::string resolve(const fs::path& dir, std::string_view p) {
+    const fs::path path(p);
+    return (path.is_absolute() ? path : dir / path).lexically_normal().string();
+}
+
+std::string relativize(const fs::path& dir, const std::string& p) {
+    if (dir.empty()) return p;
+    const fs::path rel = fs::path(p).lexically_relative(dir);
+    if (rel.empty() || rel == "." || *rel.begin() == "..") return p;
+    return rel.generic_string();
+}
+
+std::string quote(std::string_view s) {
+    std::string out = "\"";
+    for (unsigned char ch : s) {
+        char buf[8] = {static_cast<char>(ch), 0};
+        if (ch == '"' || ch == '\\') std::snprintf(buf, sizeof buf, "\\%c", ch);
+        if (ch < 0x20 || ch == 0x7f) std::snprintf(buf, sizeof buf, "\\u%04X", unsigned{ch});
+        out += buf;
+    }
+    return out + '"';
+}
+
+std::string bare_or_quoted(std::string_view key) {
+    return !key.empty() && key.find_first_not_of(std::string(kAlnum) + "_-") == npos ? std::string(key) : quote(key);
+}
+
+struct Issue {
+    toml::source_index line;  // 0: no line
+    std::string message;
+};
+
+struct Parser {
+    fs::path dir;
+    Config& cfg;
+    std::vector<Issue> issues;
+
+    void fail(const toml::source_region& at, std::string msg) { issues.push_back({at.begin.line, std::move(msg)}); }
+
+    void unknown(const toml::key& key, const toml::node& node, const std::string& full) {
+        fail(key.source(), (node.is_table() ? "unknown table '" : "unknown key '") + full + "'");
+    }
+
+    void value(const KeySpec& k, const toml::node& n) {
+        const std::string full = std::string(k.section) + "." + std::string(k.name);
+        const std::string* str = n.is_string() ? &n.as_string()->get() : nullptr;
+        switch (k.kind) {
+            case Kind::integer:
+                if (!n.is_integer() || n.as_integer()->get() < k.min || n.as_integer()->get() > k.max)
+                    return fail(n.source(), "'" + full + "' must be an integer from " + std::to_string(k.min) +
+                                                " to " + std::to_string(k.max));
+                cfg.*k.num = static_cast<unsigned>(n.as_integer()->get());
+                return;
+            case Kind::path: path(full, n, cfg.*k.str); return;
+            case Kind::boolean:
+                if (!n.is_boolean()) return fail(n.source(), "'" + full + "' must be true or false");
+                cfg.allow_same_key_renewal = n.as_boolean()->get();
+                return;
+            case Kind::domain:
+                if (!str || !valid_hostname(*str, true))
+                    return fail(n.source(), "'" + full + "' must be a lower-case DNS name (labels of a-z, 0-9, '-')");
+                cfg.domain = *str;
+                return;
+            case Kind::listen:
+                if (!str || !parse_listen(*str, cfg.listen_host, cfg.listen_port))
+                    return fail(n.source(),
+                                "'" + full + "' must be \"host:port\" (IPv4 address or host name, port 0-65535)");
+                return;
+            case Kind::algorithms: algorithms(full, n); return;
+        }
+    }
+
+    void path(const std::string& full, const toml::node& n, std::string& out) {
+        if (!n.is_string() || n.as_string()->get().empty())
+            return fail(n.source(), "'" + full + "' must be a non-empty file path string");
+        out = resolve(dir, n.as_string()->get());
+    }
+
+    void algorithms(const std::string& full, const toml::node& n) {
+        const toml::array* arr = n.as_array();
+        if (!arr || arr->empty()) return fail(n.source(), "'" + full + "' must be a non-empty array of strings");
+        std::vector<std::string> out;
+        for (const toml::node& e : *arr) {
+            const auto* s = e.as_string();
+            if (!s) return fail(e.source(), "'" + full + "' must be a non-empty array of strings");
+            if (std::find(std::begin(kAlgorithms), std::end(kAlgorithms), s->get()) == std::end(kAlgorithms))
+                return fail(e.source(), "'" + full + "': unknown key algorithm '" + s->get() +
+                                            "' (allowed: ecdsa-p256, ecdsa-p384, ed25519)");
+            if (std::find(out.begin(), out.end(), s->get()) != out.end())
+                return fail(e.source(), "'" + full + "': key algorithm '" + s->get() + "' is listed twice");
+            out.push_back(s->get());
+        }
+        cfg.key_algorithms = std::move(out);
+    }
+
+    void classes(const toml::key& key, const toml::node& node) {
+        const toml::table* tbl = node.as_table();
+        if (!tbl) return fail(key.source(), "'classes' must be a table");
+        for (auto&& [name_key, cls] : *tbl) {
+            const std::string name(name_key.str());
+            const std::string full = "classes." + name;
+            const toml::table* ct = cls.as_table();
+            if (!ct || !valid_class_name(name)) {
+                fail(name_key.source(), !ct ? "'" + full + "' must be a table"
+                                            : "invalid class name '" + name + "' (1-64 of A-Z a-z 0-9 . _ -)");
+                continue;
+            }
+            ClassConfig cc{name, {}};
+            for (auto&& [k, v] : *ct) {
+                if (k.str() == "secret_file")
+                    path(full + ".secret_file", v, cc.secret_file);
+                else
+                    unknown(k, v, full + "." + std::string(k.str()));
+            }
+            if (!ct->contains("secret_file")) fail(ct->source(), "missing required key '" + full + ".secret_file'");
+            cfg.classes[name] = std::move(cc);
+        }
+    }
+
+    void run(const toml::table& root) {
+        for (auto&& [key, node] : root) {
+            const std::string sec(key.str());
+            if (sec == "classes") {
+                classes(key, node);
+                continue;
+            }
+            if (std::ranges::none_of(kSections, [&](const Section& s) { return s.name == sec; })) {
+                unknown(key, node, sec);
+                continue;
+            }
+            const toml::table* tbl = node.as_table();
+            if (!tbl) {
+                fail(key.source(), "'" + sec + "' must be a table");
+                continue;
+            }
+            for (auto&& [name, node_value] : *tbl) {
+                const auto* spec = std::ranges::find_if(
+                    kKeys, [&](const KeySpec& k) { return k.section == sec && k.name == name.str(); });
+                if (spec == std::end(kKeys))
+                    unknown(name, node_value, sec + "." + std::string(name.str()));
+                else
+                    this->value(*spec, node_value);
+            }
+        }
+        for (const KeySpec& k : kKeys) {
+            const toml::node* sec = root.get(k.section);
+            const toml::table* tbl = sec ? sec->as_table() : nullptr;
+            const bool required = k.kind == Kind::domain || k.kind == Kind::path;
+            if (required && (!tbl || !tbl->contains(k.name)))
+                fail(sec ? sec->source() : toml::source_region{},
+                     "missing required key '" + std::string(k.section) + "." + std::string(k.name) + "'");
+        }
+        const toml::node* cls = root.get("classes");
+        if (!cls || (cls->is_table() && cls->as_table()->empty()))
+            fail(cls ? cls->source() : toml::source_region{}, "at least one [classes.<name>] table is required");
+    }
+};
+
+Error config_error(const std::string& origin, toml::source_index line, std::string_view message) {
+    std::string where = origin + (line ? ":" + std::to_string(line) : std::string()) + ": ";
+    return make_error(Code::config_invalid, where + std::string(message));
+}
+
+}  // namespace
+
+Result<Config> parse_config(std::string_view toml_text, const std::string& origin) {
+    Config cfg;
+    std::error_code ec;
+    fs::path dir = fs::absolute(fs::path(origin), ec).parent_path().lexically_normal();
+    if (ec) return make_error(Code::file_error, "cannot resolve directory of '" + origin + "': " + ec.message());
+    if (!dir.has_filename() && dir.has_relative_path()) dir = dir.parent_path();  // drop a trailing '/'
+    cfg.config_dir = dir.string();
+
+    toml::table root;
+    try {
+        root = toml::parse(toml_text, origin);
+    } catch (const toml::parse_error& e) {
+        return config_error(origin, e.source().begin.line, e.description());
+    } catch (const std::exception& e) {
+        return make_error(Code::internal, "cannot parse '" + origin + "': " + e.what());
+    }
+
+    Parser p{dir, cfg, {}};
+    p.run(root);
+    if (p.issues.empty()) return cfg;
+    const auto order = [](const Issue& i) { return i.line ? i.line : std::numeric_limits<toml::source_index>::max(); };
+    const Issue& first = *std::min_element(p.issues.begin(), p.issues.end(),
+                                           [&](const Issue& a, const Issue& b) { return order(a) < order(b); });
+    return config_error(origin, first.line, first.message);
+}
+
+Result<Config> load_config(const std::string& path) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    const auto fail = [&](int err) {
+        return make_error(Code::file_error, "cannot read config file '" + path + "': " + std::strerror(err));
+    };
+    if (!f) return fail(errno);
+    std::string text;
+    char buf[8192];
+    std::size_t n = 0;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+    const int err = std::ferror(f) ? errno : 0;
+    std::fclose(f);
+    if (err) return fail(err);
+    return parse_config(text, path);
+}
+
+std::string render_config(const Config& cfg) {
+    const fs::path dir(cfg.config_dir);
+    std::ostringstream out;
+    out << "# irp-server configuration\n";
+    std::string_view current;
+    for (const KeySpec& k : kKeys) {
+        if (k.section != current) {
+            current = k.section;
+            const auto* s = std::find_if(std::begin(kSections), std::end(kSections),
+                                         [&](const Section& sec) { return sec.name == current; });
+            out << "\n# " << s->comment << "\n[" << current << "]\n";
+        }
+        out << k.name << " = ";
+        switch (k.kind) {
+            case Kind::listen: out << quote(cfg.listen_host + ":" + std::to_string(cfg.listen_port)); break;
+            case Kind::domain: out << quote(cfg.domain); break;
+            case Kind::integer: out << cfg.*k.num; break;
+            case Kind::path: out << quote(relativize(dir, cfg.*k.str)); break;
+            case Kind::boolean: out << (cfg.allow_same_key_renewal ? "true" : "false"); break;
+            case Kind::algorithms:
+                out << "[";
+                for (std::size_t i = 0; i < cfg.key_algorithms.size(); ++i)
+                    out << (i ? ", " : "") << quote(cfg.key_algorithms[i]);
+                out << "]";
+                break;
+        }
+        out << "\n";
+    }
+    out << "\n# " << kClassesComment << "\n";
+    for (const auto& [name, cls] : cfg.classes)
+        out << "[classes." << bare_or_quoted(name) << "]\nsecret_file = " << quote(relativize(dir, cls.secret_file))
+            << "\n";
+    return out.str();
+}
+
+}  // namespace irp::server

@@ -1,0 +1,67 @@
+// irp-server's configuration, read from TOML. Strict: an unknown key or a
+// bad value is an error naming the key and its line.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "irp/base/error.hpp"
+
+namespace irp::server {
+
+struct ClassConfig {
+    std::string name;
+    std::string secret_file;  // absolute after loading
+};
+
+struct Config {
+    std::string config_dir;  // directory of the config file; relative paths resolve against it
+
+    // [server]
+    std::string listen_host = "127.0.0.1";
+    std::uint16_t listen_port = 4604;
+    unsigned threads = 2;
+    unsigned max_connections = 1024;
+
+    // [domain]
+    std::string domain;
+    std::string root_certificate;  // PEM paths, absolute after loading
+    std::string ca_certificate;
+    std::string ca_key;
+    std::string tls_certificate;
+    std::string tls_key;
+
+    // [storage]
+    std::string database;  // SQLite file path, absolute after loading
+
+    // [limits]
+    std::uint32_t max_frame_bytes = 64 * 1024;
+    std::uint32_t handshake_timeout_ms = 10'000;
+    std::uint32_t idle_timeout_ms = 30'000;
+    std::uint32_t exchange_timeout_ms = 120'000;
+    std::uint32_t challenge_ttl_s = 60;
+    std::uint32_t drain_timeout_ms = 10'000;
+
+    // [profile]
+    std::uint32_t validity_days = 365;
+    std::uint32_t backdate_s = 300;
+    std::vector<std::string> key_algorithms = {"ecdsa-p256", "ed25519"};
+    bool allow_same_key_renewal = false;
+
+    // [classes.<name>]
+    std::map<std::string, ClassConfig> classes;
+};
+
+// Parses the TOML text; `origin` names it in errors and its directory is
+// config_dir. Errors are Code::config_invalid with a message such as
+// "server.toml:12: unknown key 'limits.max_frame'".
+Result<Config> parse_config(std::string_view toml_text, const std::string& origin);
+Result<Config> load_config(const std::string& path);
+
+// Renders a config as TOML (used by `irp-server init`); parse_config of the
+// result gives back an equal Config.
+std::string render_config(const Config& cfg);
+
+}  // namespace irp::server

@@ -1,0 +1,213 @@
+#include "enroll_service.hpp"
+
+#include <chrono>
+#include <ctime>
+
+#include "irp/core/transcript.hpp"
+
+namespace irp::server {
+
+namespace {
+
+std::string utc_now() {
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+// Device-supplied text goes into log lines: keep it on one line and short,
+// so a device cannot forge or flood log entries.
+std::string printable(std::string_view s, bool spaces = false, std::size_t max = 80) {
+    std::string out;
+    for (char c : s.substr(0, max)) {
+        const bool ok = (c > 0x20 && c <= 0x7e && c != '"') || (spaces && c == ' ');
+        out.push_back(ok ? c : '?');
+    }
+    if (s.size() > max) out += "...";
+    return out;
+}
+
+Rejected to_rejected(const Error& e) { return Rejected{e.code, e.message}; }
+
+// Requested extensions a device may include in its CSR. The issued
+// certificate's extensions are always set by the profile, never copied from
+// the request; anything else requested is refused so a device cannot ask for
+// more than the profile gives (docs/PROTOCOL.md, "Certificate profile").
+constexpr const char* kTolerableExtensions[] = {
+    "2.5.29.14",  // subjectKeyIdentifier
+    "2.5.29.15",  // keyUsage
+    "2.5.29.17",  // subjectAltName
+    "2.5.29.19",  // basicConstraints (cA must be FALSE)
+    "2.5.29.37",  // extKeyUsage
+};
+
+constexpr std::size_t kMaxAwaitingInstall = 10'000;
+
+}  // namespace
+
+EnrollService::EnrollService(const Authority& ca, Store& store, ServicePolicy policy, LogSink log,
+                             std::function<std::int64_t()> clock)
+    : ca_(ca), store_(store), policy_(policy), log_(std::move(log)), clock_(std::move(clock)) {}
+
+Result<void> EnrollService::check_csr_policy(const RequestReceived& req) const {
+    if (req.csr.requests_ca)
+        return make_error(Code::extension_not_allowed, "the CSR asks for a CA certificate");
+    for (const auto& oid : req.csr.extension_oids) {
+        bool ok = false;
+        for (const char* allowed : kTolerableExtensions) ok = ok || oid == allowed;
+        if (!ok) return make_error(Code::extension_not_allowed, "the CSR requests extension " + oid + ", which this domain does not issue");
+    }
+    return {};
+}
+
+Result<void> EnrollService::authorise_enroll(const RequestReceived& req) const {
+    const auto& secrets = ca_.material().class_secrets;
+    const auto it = secrets.find(req.class_id);
+    if (it == secrets.end()) return make_error(Code::unknown_class, "device class '" + req.class_id + "' is not known here");
+    // The device proves it holds HMAC(class secret, class||id) without
+    // sending it: a MAC over the transcript (docs/PROTOCOL.md, "Bootstrap token").
+    const auto token = derive_device_token(it->second, req.class_id, req.device_id);
+    const auto expected = token_proof(token, req.transcript, req.csr_der);
+    if (!crypto::constant_time_equal(expected, req.token_proof))
+        return make_error(Code::bad_token_proof, "the bootstrap token proof does not verify for this device");
+    return {};
+}
+
+Result<std::string> EnrollService::authorise_renew(const RequestReceived& req) {
+    const auto& m = ca_.material();
+    const std::int64_t now = clock_();
+    if (!crypto::signed_by(req.current_certificate, m.ca_der))
+        return make_error(Code::unknown_certificate, "the presented certificate was not issued by this domain");
+    auto info = crypto::parse_certificate(req.current_certificate);
+    if (!info) return make_error(Code::unknown_certificate, info.error().message);
+    const std::string serial = to_hex(info->serial);
+    auto rec = store_.find_certificate(serial);
+    if (!rec) return rec.error();
+    if (!rec.value() || rec.value()->der != req.current_certificate)
+        return make_error(Code::unknown_certificate, "no record of the presented certificate");
+    const auto& r = *rec.value();
+    if (r.device_id != req.device_id)
+        return make_error(Code::identity_mismatch, "the certificate belongs to another device");
+    if (r.status == CertStatus::superseded)
+        return make_error(Code::certificate_not_active, "the certificate has already been renewed");
+    if (now > info->not_after || now < info->not_before)
+        return make_error(Code::certificate_not_active, "the certificate is outside its validity period");
+    // The current key signs the transcript and the new CSR's hash: the
+    // renewal cannot be replayed and cannot be moved to another key.
+    if (!crypto::verify_signature(info->public_key, renewal_message(req.transcript, req.csr_der), req.renewal_signature))
+        return make_error(Code::bad_renewal_signature, "the renewal signature does not verify with the current key");
+    if (!policy_.allow_same_key_renewal && req.csr.public_key == info->public_key)
+        return make_error(Code::same_key_not_allowed, "renewal must present a new key pair");
+    return serial;
+}
+
+Result<Issued> EnrollService::decide(const RequestReceived& req, const net::PeerInfo& peer) {
+    std::string replaces;
+    if (req.operation == Operation::enroll) {
+        if (auto r = authorise_enroll(req); !r) return r.error();
+    } else {
+        auto r = authorise_renew(req);
+        if (!r) return r.error();
+        replaces = std::move(r.value());
+    }
+    if (auto r = check_csr_policy(req); !r) return r.error();
+
+    const std::int64_t now = clock_();
+    auto der = ca_.issue_device(req.device_id, req.csr.public_key, now);
+    if (!der) return der.error();
+    auto info = crypto::parse_certificate(*der);
+    if (!info) return make_error(Code::internal, "issued certificate does not parse: " + info.error().message);
+
+    IssuanceRecord rec;
+    auto& c = rec.certificate;
+    c.serial_hex = to_hex(info->serial);
+    c.issuer = ca_.material().issuer_id;
+    c.device_id = req.device_id;
+    c.class_id = req.class_id;
+    if (req.operation == Operation::renew) {
+        auto old = store_.find_certificate(replaces);
+        if (old && old.value()) c.class_id = old.value()->class_id;
+    }
+    c.der = *der;
+    c.not_before = info->not_before;
+    c.not_after = info->not_after;
+    c.issued_at = now;
+    c.status = CertStatus::issued;
+    c.replaces = replaces;
+    c.public_key_sha256_hex = to_hex(crypto::sha256(req.csr.public_key));
+    rec.audit = AuditEvent{now, "device:" + req.device_id, operation_name(req.operation), req.device_id,
+                           c.serial_hex, peer.address, "request=" + req.request_id};
+    // Durable before the device sees it (docs/PROTOCOL.md, "Durability").
+    if (auto r = store_.record_issuance(rec); !r) {
+        if (r.error().code == Code::storage_unavailable) return r.error();
+        return make_error(r.error().code, "cannot record the certificate: " + r.error().message);
+    }
+    {
+        std::lock_guard lock(mu_);
+        if (awaiting_install_.size() >= kMaxAwaitingInstall) awaiting_install_.erase(awaiting_install_.begin());
+        awaiting_install_[req.request_id] = {c.serial_hex, req.device_id};
+    }
+    return Issued{std::move(der.value()), {ca_.material().ca_der, ca_.material().root_der}};
+}
+
+Answer EnrollService::on_request(const RequestReceived& req, const net::PeerInfo& peer) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto result = decide(req, peer);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    char elapsed[32];
+    std::snprintf(elapsed, sizeof elapsed, "%.1fms", ms);
+    std::string line = utc_now() + " " + operation_name(req.operation) + " device=" + printable(req.device_id) +
+                       (req.class_id.empty() ? "" : " class=" + printable(req.class_id)) + " peer=" + peer.address +
+                       " request=" + req.request_id;
+    Answer a;
+    if (result) {
+        auto info = crypto::parse_certificate(result->certificate);
+        line += " outcome=issued serial=" + (info ? to_hex(info->serial) : std::string("?"));
+        a.result = std::move(result.value());
+    } else {
+        line += std::string(" outcome=rejected code=") + std::to_string(static_cast<int>(result.error().code)) + "/" +
+                code_name(result.error().code) + " reason=\"" + printable(result.error().message, true, 300) + "\"";
+        a.result = to_rejected(result.error());
+    }
+    log_(line + " " + elapsed);
+    return a;
+}
+
+void EnrollService::on_install_report(const InstallReported& rep, const net::PeerInfo& peer) {
+    std::pair<std::string, std::string> issued;
+    {
+        std::lock_guard lock(mu_);
+        auto it = awaiting_install_.find(rep.request_id);
+        if (it == awaiting_install_.end()) return;
+        issued = it->second;
+        awaiting_install_.erase(it);
+    }
+    const std::string serial = to_hex(rep.certificate_serial);
+    const std::string status = install_status_name(static_cast<InstallStatus>(rep.status));
+    if (serial != issued.first) {
+        log_(utc_now() + " install device=" + issued.second + " peer=" + peer.address + " request=" + rep.request_id +
+             " outcome=ignored reason=\"report names serial " + serial + ", not the one issued\"");
+        return;
+    }
+    AuditEvent ev{clock_(), "device:" + issued.second, "install", issued.second, serial, peer.address,
+                  "status=" + std::to_string(rep.status) + "/" + status};
+    auto r = store_.record_install(serial, rep.status, ev);
+    log_(utc_now() + " install device=" + issued.second + " peer=" + peer.address + " request=" + rep.request_id +
+         " serial=" + serial + " status=" + status + (r ? "" : " record_failed=\"" + r.error().message + "\""));
+}
+
+void EnrollService::on_rejected(const RequestRejected& rej, const net::PeerInfo& peer) {
+    log_(utc_now() + " " + operation_name(rej.operation) + " device=" + printable(rej.device_id) + " peer=" + peer.address +
+         " request=" + rej.request_id + " outcome=rejected code=" + std::to_string(static_cast<int>(rej.error.code)) +
+         "/" + code_name(rej.error.code) + " reason=\"" + printable(rej.error.message, true, 300) + "\"");
+}
+
+void EnrollService::on_failure(const Error& err, const net::PeerInfo& peer) {
+    log_(utc_now() + " session peer=" + peer.address + " outcome=failed code=" +
+         std::to_string(static_cast<int>(err.code)) + "/" + code_name(err.code) + " reason=\"" + printable(err.message, true, 300) + "\"");
+}
+
+}  // namespace irp::server

@@ -1,0 +1,56 @@
+// The server's decisions: who may enroll or renew, what gets issued, and
+// what is recorded. Runs behind net::ServerHandler; every request is
+// authorised here after the core session has checked the protocol and the
+// proof of possession.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <mutex>
+
+#include "ca/authority.hpp"
+#include "irp/net/server.hpp"
+#include "store/store.hpp"
+
+namespace irp::server {
+
+struct ServicePolicy {
+    bool allow_same_key_renewal = false;
+};
+
+// One line per request: "<utc> <op> device=<id> peer=<addr> request=<id>
+// outcome=<issued|rejected:<code>> ... <ms>".
+using LogSink = std::function<void(const std::string&)>;
+
+class EnrollService final : public net::ServerHandler {
+public:
+    // `clock` returns Unix seconds (tests pass a fixed clock).
+    EnrollService(const Authority& ca, Store& store, ServicePolicy policy, LogSink log,
+                  std::function<std::int64_t()> clock);
+
+    Answer on_request(const RequestReceived& req, const net::PeerInfo& peer) override;
+    void on_install_report(const InstallReported& rep, const net::PeerInfo& peer) override;
+    void on_rejected(const RequestRejected& rej, const net::PeerInfo& peer) override;
+    void on_failure(const Error& err, const net::PeerInfo& peer) override;
+
+    // The decision without logging; public for tests.
+    Result<Issued> decide(const RequestReceived& req, const net::PeerInfo& peer);
+
+private:
+    Result<void> authorise_enroll(const RequestReceived& req) const;
+    Result<std::string> authorise_renew(const RequestReceived& req);  // -> serial replaced
+    Result<void> check_csr_policy(const RequestReceived& req) const;
+
+    const Authority& ca_;
+    Store& store_;
+    ServicePolicy policy_;
+    LogSink log_;
+    std::function<std::int64_t()> clock_;
+
+    // request id -> (serial, device) issued on that connection, so an install
+    // report can only speak for the certificate its own exchange received.
+    std::mutex mu_;
+    std::map<std::string, std::pair<std::string, std::string>> awaiting_install_;
+};
+
+}  // namespace irp::server

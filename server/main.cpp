@@ -1,0 +1,144 @@
+// irp-server: init | run | token. See README.md and docs/OPERATIONS notes in
+// docs/ARCHITECTURE.md.
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+
+#include "ca/authority.hpp"
+#include "ca/init.hpp"
+#include "config/config.hpp"
+#include "enroll_service.hpp"
+#include "irp/core/transcript.hpp"
+#include "irp/net/server.hpp"
+#include "irp/platform/files.hpp"
+#include "store/store.hpp"
+
+using namespace irp;
+
+namespace {
+
+std::int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+int fail(const Error& e) {
+    std::fprintf(stderr, "irp-server: %s\n", e.message.c_str());
+    return e.category() == Category::usage ? 2 : 1;
+}
+
+std::vector<KeyAlgorithm> algorithms(const std::vector<std::string>& names) {
+    std::vector<KeyAlgorithm> out;
+    for (const auto& n : names)
+        if (auto a = crypto::parse_key_algorithm(n)) out.push_back(*a);
+    return out;
+}
+
+int cmd_init(const server::InitOptions& opts) {
+    auto rng = crypto::system_random();
+    server::InitOptions o = opts;
+    o.now_unix = unix_now();
+    auto r = server::init_domain(o, *rng);
+    if (!r) return fail(r.error());
+    std::printf("created domain '%s' in %s\n  config: %s\n  root:   %s\n", o.domain.c_str(), o.dir.c_str(),
+                r->config_path.c_str(), r->root_path.c_str());
+    return 0;
+}
+
+int cmd_token(const std::string& config_path, const std::string& cls, const std::string& device_id) {
+    auto cfg = server::load_config(config_path);
+    if (!cfg) return fail(cfg.error());
+    const auto it = cfg->classes.find(cls);
+    if (it == cfg->classes.end()) return fail(make_error(Code::bad_argument, "no class '" + cls + "' in " + config_path));
+    if (!is_valid_identifier(device_id))
+        return fail(make_error(Code::bad_argument, "device id must be 1-64 characters from [A-Za-z0-9._-]"));
+    auto material = server::load_domain(*cfg);
+    if (!material) return fail(material.error());
+    const auto token = derive_device_token(material->class_secrets.at(cls), cls, device_id);
+    std::printf("%s\n", to_hex(token).c_str());
+    return 0;
+}
+
+int cmd_run(const std::string& config_path) {
+    auto cfg = server::load_config(config_path);
+    if (!cfg) return fail(cfg.error());
+    auto material = server::load_domain(*cfg);
+    if (!material) return fail(material.error());
+    auto store = server::open_sqlite_store(cfg->database);
+    if (!store) return fail(store.error());
+    auto rng = crypto::system_random();
+
+    server::ProfileSettings profile;
+    profile.validity_s = std::int64_t{cfg->validity_days} * 24 * 3600;
+    profile.backdate_s = cfg->backdate_s;
+    server::Authority ca(*material, profile, *rng);
+
+    std::mutex log_mu;
+    auto log = [&log_mu](const std::string& line) {
+        std::lock_guard lock(log_mu);
+        std::fprintf(stderr, "%s\n", line.c_str());
+    };
+    server::EnrollService service(ca, **store, server::ServicePolicy{cfg->allow_same_key_renewal}, log, unix_now);
+
+    net::ServerOptions opts;
+    opts.host = cfg->listen_host;
+    opts.port = cfg->listen_port;
+    opts.threads = cfg->threads;
+    opts.max_connections = cfg->max_connections;
+    opts.drain_timeout = Time{cfg->drain_timeout_ms};
+    opts.session.domain = cfg->domain;
+    opts.session.ca_chain = {material->ca_der, material->root_der};
+    opts.session.key_algorithms = algorithms(cfg->key_algorithms);
+    opts.session.limits.max_frame_bytes = cfg->max_frame_bytes;
+    opts.session.limits.hello_timeout = Time{cfg->handshake_timeout_ms};
+    opts.session.limits.idle_timeout = Time{cfg->idle_timeout_ms};
+    opts.session.limits.exchange_timeout = Time{cfg->exchange_timeout_ms};
+    opts.session.limits.challenge_ttl = Time{std::int64_t{cfg->challenge_ttl_s} * 1000};
+    opts.tls.chain = material->tls_chain;
+    opts.tls.key = material->tls_key;
+
+    net::Server server(opts, service, *rng);
+    if (auto r = server.listen(); !r) return fail(r.error());
+    log("irp-server: domain " + cfg->domain + " listening on " + cfg->listen_host + ":" + std::to_string(server.port()) +
+        " (database " + cfg->database + ")");
+    server.run();
+    log("irp-server: stopped");
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"irp-server: a domain CA server for the Identity Registration Protocol"};
+    app.require_subcommand(1);
+
+    server::InitOptions init;
+    auto* init_cmd = app.add_subcommand("init", "create a root CA, a domain CA, a TLS certificate, a device class and a config");
+    init_cmd->add_option("--dir", init.dir, "directory to create the domain in")->required();
+    init_cmd->add_option("--domain", init.domain, "the domain's DNS name, e.g. demo.example")->required();
+    init_cmd->add_option("--class", init.class_name, "first device class")->capture_default_str();
+    init_cmd->add_option("--listen", init.listen, "address the server will listen on")->capture_default_str();
+    init_cmd->add_flag("--force", init.force, "replace an existing domain in --dir");
+
+    std::string config_path;
+    auto* run_cmd = app.add_subcommand("run", "serve IRP in the foreground until SIGINT/SIGTERM");
+    run_cmd->add_option("--config", config_path, "path to server.toml")->required();
+
+    std::string token_class, token_device;
+    auto* token_cmd = app.add_subcommand("token", "print a device's bootstrap token (manufacturer side)");
+    token_cmd->add_option("--config", config_path, "path to server.toml")->required();
+    token_cmd->add_option("--class", token_class, "device class")->required();
+    token_cmd->add_option("--device-id", token_device, "device id")->required();
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : 2;
+    }
+    if (*init_cmd) return cmd_init(init);
+    if (*run_cmd) return cmd_run(config_path);
+    if (*token_cmd) return cmd_token(config_path, token_class, token_device);
+    return 2;
+}

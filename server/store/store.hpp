@@ -1,0 +1,86 @@
+// The server's storage interface. SQLite is the embedded implementation
+// (sqlite_store.cpp); PostgreSQL comes later behind the same interface.
+//
+// Rule (docs/PROTOCOL.md, "Durability"): an issuance is committed, with its
+// audit event, in ONE transaction before the certificate is sent.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "irp/base/bytes.hpp"
+#include "irp/base/error.hpp"
+
+namespace irp::server {
+
+enum class CertStatus : std::uint8_t {
+    issued = 1,      // sent to the device, no install report yet
+    installed = 2,   // the device confirmed the install
+    superseded = 3,  // replaced by a renewal
+    install_failed = 4,  // the device reported a validation failure
+};
+const char* cert_status_name(CertStatus s);
+
+struct CertificateRecord {
+    std::string serial_hex;  // lower-case hex, the primary key with issuer
+    std::string issuer;      // issuing CA identifier (hex of its SKI)
+    std::string device_id;
+    std::string class_id;
+    Bytes der;
+    std::int64_t not_before = 0;  // Unix seconds
+    std::int64_t not_after = 0;
+    std::int64_t issued_at = 0;
+    CertStatus status = CertStatus::issued;
+    std::optional<std::uint32_t> install_status;  // last install report code
+    std::string replaces;     // serial_hex of the certificate renewed, or ""
+    std::string replaced_by;  // serial_hex of its renewal, or ""
+    std::string public_key_sha256_hex;
+};
+
+struct AuditEvent {
+    std::int64_t at = 0;  // Unix seconds
+    std::string actor;    // "device:<id>", "admin:<name>", "system"
+    std::string action;   // "enroll", "renew", "install", ...
+    std::string device_id;
+    std::string serial_hex;
+    std::string peer;     // source address
+    std::string detail;   // free text / JSON
+};
+
+struct IssuanceRecord {
+    CertificateRecord certificate;
+    AuditEvent audit;
+};
+
+class Store {
+public:
+    virtual ~Store() = default;
+
+    // One transaction: upsert the device (first_seen/last_seen/class), insert
+    // the certificate, mark `certificate.replaces` (if any) superseded with
+    // replaced_by set, append the audit event. A duplicate (issuer, serial)
+    // fails with Code::internal and leaves nothing behind.
+    virtual Result<void> record_issuance(const IssuanceRecord& rec) = 0;
+
+    // Records an install report for a certificate: status becomes installed
+    // (report 0) or install_failed (non-zero); appends an audit event.
+    // Unknown serial: Code::unknown_certificate.
+    virtual Result<void> record_install(const std::string& serial_hex, std::uint32_t report,
+                                        const AuditEvent& audit) = 0;
+
+    virtual Result<std::optional<CertificateRecord>> find_certificate(
+        const std::string& serial_hex) = 0;
+    virtual Result<std::vector<CertificateRecord>> certificates_of(const std::string& device_id) = 0;
+    virtual Result<std::vector<AuditEvent>> audit_log(std::size_t limit) = 0;
+    virtual Result<std::int64_t> count_certificates() = 0;
+    virtual Result<std::int64_t> count_devices() = 0;
+};
+
+// Opens (creating if needed) a SQLite database at `path`, in WAL mode with a
+// busy timeout, and runs the schema migrations.
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path);
+
+}  // namespace irp::server

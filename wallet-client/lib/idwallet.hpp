@@ -1,0 +1,110 @@
+// IDWallet: the device side of IRP. Generates the key pair on the device,
+// runs an enrollment or renewal over a Transport, validates what comes back
+// (numbered install errors, docs/PROTOCOL.md "Install errors"), installs it
+// atomically through a Storage, and confirms the install to the server.
+//
+// The wallet core does no I/O of its own: transport, storage, clock and
+// entropy come from the caller, so firmware can plug in its own.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "irp/base/bytes.hpp"
+#include "irp/base/error.hpp"
+#include "irp/core/limits.hpp"
+#include "irp/core/messages.hpp"
+#include "irp/crypto/crypto.hpp"
+
+namespace irp::wallet {
+
+// A connected, authenticated channel to the server (TLS in practice).
+class Transport {
+public:
+    virtual ~Transport() = default;
+    virtual Result<void> send(ByteView data) = 0;
+    // At least one byte, or an error (deadline_exceeded, connection_closed).
+    virtual Result<Bytes> receive(Time timeout) = 0;
+    // RFC 5705 exporter output for this connection (transcript binding).
+    virtual Bytes channel_binding() = 0;
+};
+
+// What the device holds after an install.
+struct Credentials {
+    std::shared_ptr<const crypto::PrivateKey> key;
+    Bytes certificate;         // DER leaf
+    std::vector<Bytes> chain;  // DER: issuing CA first, root last
+};
+
+class Storage {
+public:
+    virtual ~Storage() = default;
+    // Atomic: afterwards the old pair or the new pair is installed, never a mix.
+    virtual Result<void> install(const Credentials& c) = 0;
+    virtual Result<std::optional<Credentials>> load() = 0;
+};
+
+struct Clock {
+    std::function<Time()> monotonic;         // for deadlines
+    std::function<std::int64_t()> unix_now;  // for certificate validity
+};
+
+struct InstallFailure {
+    InstallStatus status = InstallStatus::malformed_certificate;
+    std::string message;
+};
+
+struct Expectation {
+    std::string device_id;
+    std::string domain;
+    Bytes public_key;  // SubjectPublicKeyInfo of the key we generated
+    std::vector<Bytes> trusted_roots;
+    std::int64_t now = 0;
+};
+
+// Checks an Issued answer in the order of the install-error table; the
+// first failed check is returned.
+std::optional<InstallFailure> validate_issued(const Issued& issued, const Expectation& expect);
+
+struct Outcome {
+    enum class Kind { installed, rejected, pending, redirect, invalid };
+    Kind kind = Kind::rejected;
+    std::string request_id;
+    Error rejection;                      // rejected: the server's code and sentence
+    std::optional<InstallFailure> invalid;  // invalid: what the check found
+    std::uint32_t retry_after_seconds = 0;  // pending
+    Redirect redirect;                      // redirect
+    crypto::CertInfo certificate;           // installed
+    bool install_confirmed = false;         // the server recorded the install
+};
+
+struct EnrollOptions {
+    std::string device_id;
+    std::string class_id;
+    Bytes token;  // the bootstrap token burned in at manufacture
+    KeyAlgorithm key_algorithm = KeyAlgorithm::ecdsa_p256;
+    std::vector<Bytes> trusted_roots;
+    Limits limits;
+};
+
+struct RenewOptions {
+    bool same_key = false;  // keep the current key (only if the domain allows it)
+    std::vector<Bytes> trusted_roots;
+    Limits limits;
+};
+
+// Runs one exchange to its end. A Result error means the exchange itself
+// failed (transport, TLS, protocol, deadline); server answers and local
+// validation failures are Outcomes.
+Result<Outcome> enroll(Transport& t, Storage& s, const EnrollOptions& o, crypto::Random& rng, const Clock& clock);
+Result<Outcome> renew(Transport& t, Storage& s, const RenewOptions& o, crypto::Random& rng, const Clock& clock);
+
+// The POSIX store: DIR/device.key (PKCS#8 PEM, 0600) and DIR/device.crt
+// (leaf then chain, PEM), installed by write-temp/fsync/rename with
+// roll-forward recovery of an interrupted install.
+std::unique_ptr<Storage> open_directory_storage(const std::string& dir);
+
+}  // namespace irp::wallet
