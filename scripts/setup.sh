@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Shared set-up for scripts/demo.sh and scripts/test.sh: installs missing
+# Debian packages (when run as root), configures and builds.
+# Usage: source scripts/setup.sh; irp_setup [BUILD_DIR] [extra cmake args...]
+set -euo pipefail
+
+IRP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# Everything the build, the tests and the demo use, by Debian package name.
+IRP_PACKAGES=(
+    build-essential cmake ninja-build pkg-config
+    libbotan-2-dev libasio-dev libprotobuf-dev protobuf-compiler
+    libtomlplusplus-dev libcli11-dev libsqlite3-dev doctest-dev
+    sqlite3 openssl xxd
+)
+
+irp_install_packages() {
+    local missing=()
+    for p in "${IRP_PACKAGES[@]}" "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "missing Debian packages: ${missing[*]}" >&2
+        echo "run as root, or: sudo apt-get install ${missing[*]}" >&2
+        return 1
+    fi
+    echo "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# irp_build DIR [cmake args...]: configure (once) and build with every core.
+irp_build() {
+    local dir=$1; shift
+    local werror=OFF
+    [ "${CI:-}" = "true" ] && werror=ON
+    if [ ! -f "$dir/build.ninja" ]; then
+        cmake -S "$IRP_ROOT" -B "$dir" -G Ninja -DIRP_WERROR="$werror" "$@" >/dev/null
+    fi
+    cmake --build "$dir" --parallel "$(nproc)"
+}
