@@ -46,6 +46,14 @@ echo "== set-up"
 "$SERVER" init --dir "$WORK/ca" --domain e2e.example --listen 127.0.0.1:0 >/dev/null || { echo "init failed"; exit 1; }
 check "key files are 0600" test "$(stat -c %a "$WORK/ca/domain-ca.key")" = 600
 expect_rc 2 "init refuses to overwrite an existing domain" "$SERVER" init --dir "$WORK/ca" --domain e2e.example
+cp "$WORK/ca/server.toml" "$WORK/good.toml"
+sed -i 's/^max_frame_bytes = .*/max_frame_bytes = 65536\nmax_frame = 1/' "$WORK/ca/server.toml"
+expect_rc 2 "an unknown config key stops the server at start-up" "$SERVER" run --config "$WORK/ca/server.toml"
+check "the error names the file, line and key" grep -q "server.toml:[0-9]*: unknown key 'limits.max_frame'" "$WORK/last.out"
+sed 's/^threads = .*/threads = 0/' "$WORK/good.toml" >"$WORK/ca/server.toml"
+expect_rc 2 "an out-of-range value stops the server at start-up" "$SERVER" run --config "$WORK/ca/server.toml"
+check "the error names the key and its range" grep -q "'server.threads' must be an integer from 1 to 64" "$WORK/last.out"
+sed 's/^drain_timeout_ms = .*/drain_timeout_ms = 1500/' "$WORK/good.toml" >"$WORK/ca/server.toml"
 start_server
 ROOT="$WORK/ca/root-ca.pem"
 token() { "$SERVER" token --config "$WORK/ca/server.toml" --class default --device-id "$1"; }
@@ -55,8 +63,13 @@ for dev in cam-001 cam-002 cam-003; do
     expect_rc 0 "enroll $dev" "$WALLET" enroll --server "127.0.0.1:$PORT" --trust "$ROOT" \
         --device-id "$dev" --token "$(token "$dev")" --store "$WORK/$dev"
 done
-check "device key is 0600" test "$(stat -c %a "$WORK/cam-001/device.key")" = 600
+expect_rc 0 "enroll an Ed25519 device" "$WALLET" enroll --server "127.0.0.1:$PORT" --trust "$ROOT" \
+    --device-id cam-ed --key-type ed25519 --token "$(token cam-ed)" --store "$WORK/cam-ed"
 split_chain() { awk -v d="$2" '/BEGIN CERT/{n++} {print > (d "/c" n ".pem")}' "$1"; }
+split_chain "$WORK/cam-ed/device.crt" "$WORK/cam-ed"
+check "the Ed25519 certificate verifies" openssl verify -x509_strict -purpose sslclient -CAfile "$ROOT" \
+    -untrusted "$WORK/cam-ed/c2.pem" "$WORK/cam-ed/c1.pem"
+check "device key is 0600" test "$(stat -c %a "$WORK/cam-001/device.key")" = 600
 for dev in cam-001 cam-002 cam-003; do
     split_chain "$WORK/$dev/device.crt" "$WORK/$dev"
     check "openssl verify -x509_strict -purpose sslclient ($dev)" \
@@ -69,8 +82,8 @@ check "keyUsage is critical digitalSignature" grep -A1 -q "Key Usage: critical" 
 check "EKU is clientAuth" grep -q "TLS Web Client Authentication" <<<"$TEXT"
 SERIAL_BITS=$(openssl x509 -in "$WORK/cam-001/c1.pem" -noout -serial | cut -d= -f2 | tr -d '\n' | wc -c)
 check "serial has at least 64 random bits (got $((SERIAL_BITS * 4)) bits)" test "$SERIAL_BITS" -ge 16
-check "server recorded 3 installed certificates" test "$(sql "select count(*) from certificates where status=2")" = 3
-check "audit log has enroll and install events" test "$(sql "select count(*) from audit")" = 6
+check "server recorded 4 installed certificates" test "$(sql "select count(*) from certificates where status=2")" = 4
+check "audit log has enroll and install events" test "$(sql "select count(*) from audit")" = 8
 
 echo "== renewal"
 cp -a "$WORK/cam-002" "$WORK/cam-002-old"
@@ -120,16 +133,21 @@ echo | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" -tls1_1 -CAfile "$
 check "TLS 1.1 is refused" grep -q 'Cipher is (NONE)' "$WORK/tls11.out"
 expect_rc 0 "the server still serves after bad clients" "$WALLET" enroll --server "127.0.0.1:$PORT" --trust "$ROOT" \
     --device-id cam-010 --token "$(token cam-010)" --store "$WORK/cam-010"
-exec 4>&-
 
 echo "== shutdown"
+# fd 4 is still an idle, half-open client: SIGTERM must not wait for it past
+# drain_timeout_ms (1.5 s here).
+T0=$(date +%s%N)
 kill -TERM "$SERVER_PID"
 for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.05; done
+T1=$(date +%s%N)
+exec 4>&-
+check "SIGTERM drains within the grace period ($(( (T1 - T0) / 1000000 )) ms)" test $(( (T1 - T0) / 1000000 )) -lt 4500
 if kill -0 "$SERVER_PID" 2>/dev/null; then bad "server exits on SIGTERM"; else
     wait "$SERVER_PID"; RC=$?; SERVER_PID=""
     check "server exits cleanly on SIGTERM (exit $RC)" test "$RC" = 0
 fi
-check "server logged one line per enrollment request" test "$(grep -c ' enroll device=' "$WORK/server.log")" = 6
+check "server logged one line per enrollment request" test "$(grep -c ' enroll device=' "$WORK/server.log")" = 7
 check "server logged the failed sessions" test "$(grep -c ' session peer=.*outcome=failed' "$WORK/server.log")" -ge 3
 check "log lines carry request ids" grep -q 'request=[0-9a-f]\{16\}' "$WORK/server.log"
 

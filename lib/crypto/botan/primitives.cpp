@@ -105,6 +105,14 @@ const char* x509_hash_for(KeyAlgorithm a) {
     return "SHA-256";
 }
 
+// ECDSA signatures are DER SEQUENCEs (as in X.509); Ed25519 has only its
+// fixed 64-byte encoding, and Botan refuses DER_SEQUENCE for it.
+namespace {
+Botan::Signature_Format signature_format_for(KeyAlgorithm a) {
+    return a == KeyAlgorithm::ed25519 ? Botan::IEEE_1363 : Botan::DER_SEQUENCE;
+}
+}  // namespace
+
 std::optional<KeyAlgorithm> algorithm_of(const Botan::Public_Key& key) {
     if (key.algo_name() == "Ed25519") return KeyAlgorithm::ed25519;
     if (key.algo_name() == "ECDSA") {
@@ -161,7 +169,7 @@ std::string PrivateKey::to_pem() const { return Botan::PKCS8::PEM_encode(*impl_-
 
 Bytes PrivateKey::sign(ByteView message, Random& rng) const {
     BotanRng brng(rng);
-    Botan::PK_Signer signer(*impl_->key, brng, padding_for(impl_->algorithm), Botan::DER_SEQUENCE);
+    Botan::PK_Signer signer(*impl_->key, brng, padding_for(impl_->algorithm), signature_format_for(impl_->algorithm));
     return signer.sign_message(message.data(), message.size(), brng);
 }
 
@@ -181,7 +189,7 @@ bool verify_signature(ByteView spki, ByteView message, ByteView signature) {
         std::unique_ptr<Botan::Public_Key> key(Botan::X509::load_key(src));
         const auto alg = algorithm_of(*key);
         if (!alg) return false;
-        Botan::PK_Verifier verifier(*key, padding_for(*alg), Botan::DER_SEQUENCE);
+        Botan::PK_Verifier verifier(*key, padding_for(*alg), signature_format_for(*alg));
         return verifier.verify_message(message.data(), message.size(), signature.data(), signature.size());
     } catch (const std::exception&) {
         return false;
