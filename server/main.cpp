@@ -11,6 +11,7 @@
 #include "ca/init.hpp"
 #include "config/config.hpp"
 #include "enroll_service.hpp"
+#include "irp/core/messages.hpp"
 #include "irp/core/transcript.hpp"
 #include "irp/net/server.hpp"
 #include "irp/platform/files.hpp"
@@ -111,6 +112,7 @@ int cmd_run(const std::string& config_path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    silence_decoder_logging();
     CLI::App app{"irp-server: a domain CA server for the Identity Registration Protocol"};
     app.require_subcommand(1);
 

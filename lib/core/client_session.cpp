@@ -26,6 +26,10 @@ const ClientSession::Row ClientSession::kTransitions[] = {
     {State::await_server_hello, server_index<ProtocolError>(), &ClientSession::on_error},
     {State::await_answer, server_index<ProtocolError>(), &ClientSession::on_error},
     {State::await_install_ack, server_index<ProtocolError>(), &ClientSession::on_error},
+    // The server's deadline can pass while we build the request or install:
+    // its ProtocolError then says why, so it is accepted here too.
+    {State::ready, server_index<ProtocolError>(), &ClientSession::on_error},
+    {State::answered, server_index<ProtocolError>(), &ClientSession::on_error},
 };
 
 const char* client_state_name(ClientSession::State s) {

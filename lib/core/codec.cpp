@@ -6,6 +6,8 @@
 #include "irp/core/messages.hpp"
 #include "irp/v1/irp.pb.h"
 
+#include <google/protobuf/stubs/logging.h>
+
 namespace irp {
 
 namespace {
@@ -249,6 +251,8 @@ const char* install_status_name(InstallStatus s) {
 bool is_known_install_status(std::uint32_t raw) {
     return std::string_view(install_status_name(static_cast<InstallStatus>(raw))) != "unknown";
 }
+
+void silence_decoder_logging() { google::protobuf::SetLogHandler(nullptr); }
 
 Bytes encode(const ClientMessage& m) {
     pb::ClientMessage out;

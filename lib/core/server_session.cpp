@@ -27,6 +27,22 @@ const ServerSession::Row ServerSession::kTransitions[] = {
     {State::await_install_report, client_index<InstallReport>(), &ServerSession::on_install_report},
 };
 
+namespace {
+// Text on the wire must fit bounds::kMaxText and be UTF-8, or the device's
+// decoder refuses the whole frame. Our messages can quote the peer's input
+// through the crypto library (a CSR with a long unknown OID yields a message
+// of any length), so they go out clipped, as printable ASCII. The event
+// keeps the full text for the log.
+std::string wire_text(std::string_view s) {
+    std::string out;
+    for (const char c : s) {
+        if (out.size() == bounds::kMaxText) break;
+        out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+    }
+    return out;
+}
+}  // namespace
+
 const char* server_state_name(ServerSession::State s) {
     switch (s) {
         case ServerSession::State::await_hello: return "await_hello";
@@ -72,6 +88,7 @@ void ServerSession::on_hello(ClientMessage&& msg, Time now) {
     auto& m = std::get<ClientHello>(msg);
     if (std::find(m.versions.begin(), m.versions.end(), kProtocolVersion) == m.versions.end())
         return fail(make_error(Code::unsupported_version, "this server speaks IRP version 1 only"));
+    operation_ = m.operation;
     client_nonce_ = std::move(m.client_nonce);
     server_nonce_ = rng_.bytes(bounds::kNonce);
     challenge_sent_ = now;
@@ -145,6 +162,8 @@ bool ServerSession::check_csr(Operation op, const std::string& device_id, const 
 
 void ServerSession::on_enroll(ClientMessage&& msg, Time now) {
     auto& m = std::get<EnrollRequest>(msg);
+    if (operation_ != Operation::enroll)
+        return fail(make_error(Code::unexpected_message, "EnrollRequest after a ClientHello announcing renew"));
     RequestReceived ev;
     if (!check_csr(Operation::enroll, m.device_id, m.class_id, {}, m.csr, ev, now)) return;
     ev.token_proof = std::move(m.token_proof);
@@ -154,6 +173,8 @@ void ServerSession::on_enroll(ClientMessage&& msg, Time now) {
 
 void ServerSession::on_renew(ClientMessage&& msg, Time now) {
     auto& m = std::get<RenewRequest>(msg);
+    if (operation_ != Operation::renew)
+        return fail(make_error(Code::unexpected_message, "RenewRequest after a ClientHello announcing enroll"));
     RequestReceived ev;
     if (!check_csr(Operation::renew, m.device_id, "", m.certificate, m.csr, ev, now)) return;
     ev.current_certificate = std::move(m.certificate);
@@ -173,6 +194,7 @@ Result<void> ServerSession::answer(Answer a, Time now) {
     if (state_ != State::await_decision)
         return make_error(Code::bad_argument, std::string("answer() in state ") + server_state_name(state_));
     a.request_id = request_id_;
+    if (auto* rej = std::get_if<Rejected>(&a.result)) rej->message = wire_text(rej->message);
     const bool issued = std::holds_alternative<Issued>(a.result);
     send(a);
     last_activity_ = now;
@@ -180,10 +202,11 @@ Result<void> ServerSession::answer(Answer a, Time now) {
     return {};
 }
 
+
 void ServerSession::reject(Operation op, const std::string& device_id, Error e) {
     Answer a;
     a.request_id = request_id_;
-    a.result = Rejected{e.code, e.message};
+    a.result = Rejected{e.code, wire_text(e.message)};
     send(a);
     events_.emplace_back(RequestRejected{request_id_, op, device_id, std::move(e)});
     state_ = State::done;
@@ -191,7 +214,7 @@ void ServerSession::reject(Operation op, const std::string& device_id, Error e) 
 
 void ServerSession::fail(Error e) {
     if (finished()) return;
-    send(ProtocolError{e.code, e.message});
+    send(ProtocolError{e.code, wire_text(e.message)});
     events_.emplace_back(SessionFailed{std::move(e)});
     state_ = State::failed;
 }

@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "idwallet.hpp"
+#include "irp/core/messages.hpp"
 #include "irp/core/transcript.hpp"
 #include "irp/net/client.hpp"
 #include "irp/platform/files.hpp"
@@ -162,6 +163,7 @@ int report(const char* verb, const char* noun, const std::string& store, const R
 }  // namespace
 
 int main(int argc, char** argv) {
+    silence_decoder_logging();
     CLI::App app{"idwallet: the IRP device wallet"};
     app.require_subcommand(1);
     unsigned timeout_ms = 30'000;

@@ -4,8 +4,8 @@
 //   ready --send_enroll/send_renew--> await_answer --Answer--> answered
 //   answered --send_install_report--> await_install_ack --InstallAck--> done
 //   answered --finish()--> done          (rejected / pending / redirect)
-// A ProtocolError from the server is accepted in every waiting state and
-// ends the exchange. Anything else is a protocol error.
+// A ProtocolError from the server is accepted in every non-terminal state
+// and ends the exchange. Anything else is a protocol error.
 #pragma once
 
 #include <deque>

@@ -156,4 +156,9 @@ Bytes encode(const ServerMessage& m);
 Result<ClientMessage> decode_client_message(ByteView payload);
 Result<ServerMessage> decode_server_message(ByteView payload);
 
+// The protobuf runtime logs to stderr when a peer sends invalid UTF-8 in a
+// string field. A server calls this once at start-up so peers cannot write
+// into its log; the decode error is still returned as malformed_message.
+void silence_decoder_logging();
+
 }  // namespace irp

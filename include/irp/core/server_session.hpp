@@ -107,6 +107,7 @@ private:
     Time started_;
     Time last_activity_;
     Time challenge_sent_{0};
+    Operation operation_ = Operation::enroll;  // announced in the ClientHello
     Bytes client_nonce_;
     Bytes server_nonce_;
     std::string request_id_;

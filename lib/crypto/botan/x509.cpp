@@ -50,6 +50,11 @@ Result<CsrInfo> parse_and_verify_csr(ByteView der) {
         req = std::make_unique<Botan::PKCS10_Request>(std::vector<uint8_t>(der.begin(), der.end()));
         pub.reset(req->subject_public_key());
     } catch (const std::exception& e) {
+        // Botan 2 verifies the self-signature while decoding and reports a
+        // failure as "Bad signature": that is a failed proof of possession,
+        // not a malformed request.
+        if (std::string_view(e.what()).find("Bad signature") != std::string_view::npos)
+            return make_error(Code::bad_possession_proof, "the CSR's signature does not verify with its own key");
         return make_error(Code::invalid_csr, std::string("CSR does not parse: ") + e.what());
     }
     const auto alg = algorithm_of(*pub);
