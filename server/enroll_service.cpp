@@ -147,8 +147,13 @@ Result<Issued> EnrollService::decide(const RequestReceived& req, const net::Peer
     }
     {
         std::lock_guard lock(mu_);
-        if (awaiting_install_.size() >= kMaxAwaitingInstall) awaiting_install_.erase(awaiting_install_.begin());
+        // Bounded: exchanges that end without a report are forgotten oldest first.
+        while (awaiting_order_.size() >= kMaxAwaitingInstall) {
+            awaiting_install_.erase(awaiting_order_.front());
+            awaiting_order_.pop_front();
+        }
         awaiting_install_[req.request_id] = {c.serial_hex, req.device_id};
+        awaiting_order_.push_back(req.request_id);
     }
     return Issued{std::move(der.value()), {ca_.material().ca_der, ca_.material().root_der}};
 }
@@ -171,6 +176,14 @@ Answer EnrollService::on_request(const RequestReceived& req, const net::PeerInfo
         line += std::string(" outcome=rejected code=") + std::to_string(static_cast<int>(result.error().code)) + "/" +
                 code_name(result.error().code) + " reason=\"" + printable(result.error().message, true, 300) + "\"";
         a.result = to_rejected(result.error());
+        // Database and crypto-library text stays in our log; the device
+        // gets the code and the request id to quote.
+        const auto cat = result.error().category();
+        if (cat == Category::internal || cat == Category::unavailable)
+            std::get<Rejected>(a.result).message = std::string(cat == Category::unavailable
+                                                                   ? "the server is temporarily unable to record certificates; retry later"
+                                                                   : "the server could not complete the request") +
+                                                   " (request " + req.request_id + ")";
     }
     log_(line + " " + elapsed);
     return a;
@@ -187,16 +200,21 @@ void EnrollService::on_install_report(const InstallReported& rep, const net::Pee
     }
     const std::string serial = to_hex(rep.certificate_serial);
     const std::string status = install_status_name(static_cast<InstallStatus>(rep.status));
-    if (serial != issued.first) {
+    // "Installed" must name the certificate issued. A failure report cannot
+    // always do so (the device could not parse what it got, or got another
+    // certificate); it still means the one issued here was not installed.
+    if (serial != issued.first && rep.status == 0) {
         log_(utc_now() + " install device=" + issued.second + " peer=" + peer.address + " request=" + rep.request_id +
              " outcome=ignored reason=\"report names serial " + serial + ", not the one issued\"");
         return;
     }
-    AuditEvent ev{clock_(), "device:" + issued.second, "install", issued.second, serial, peer.address,
-                  "status=" + std::to_string(rep.status) + "/" + status};
-    auto r = store_.record_install(serial, rep.status, ev);
+    const std::string reported = serial == issued.first ? "" : " reported_serial=" + serial;
+    AuditEvent ev{clock_(), "device:" + issued.second, "install", issued.second, issued.first, peer.address,
+                  "status=" + std::to_string(rep.status) + "/" + status + reported};
+    auto r = store_.record_install(issued.first, rep.status, ev);
     log_(utc_now() + " install device=" + issued.second + " peer=" + peer.address + " request=" + rep.request_id +
-         " serial=" + serial + " status=" + status + (r ? "" : " record_failed=\"" + r.error().message + "\""));
+         " serial=" + issued.first + reported + " status=" + status +
+         (r ? "" : " record_failed=\"" + r.error().message + "\""));
 }
 
 void EnrollService::on_rejected(const RequestRejected& rej, const net::PeerInfo& peer) {

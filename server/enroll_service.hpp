@@ -4,6 +4,7 @@
 // proof of possession.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -51,6 +52,7 @@ private:
     // report can only speak for the certificate its own exchange received.
     std::mutex mu_;
     std::map<std::string, std::pair<std::string, std::string>> awaiting_install_;
+    std::deque<std::string> awaiting_order_;  // request ids, oldest first
 };
 
 }  // namespace irp::server

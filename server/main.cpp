@@ -1,5 +1,4 @@
-// irp-server: init | run | token. See README.md and docs/OPERATIONS notes in
-// docs/ARCHITECTURE.md.
+// irp-server: init | run | token. Usage and configuration: README.md.
 #include <CLI/CLI.hpp>
 
 #include <chrono>

@@ -214,6 +214,10 @@ void ServerSession::reject(Operation op, const std::string& device_id, Error e) 
 
 void ServerSession::fail(Error e) {
     if (finished()) return;
+    // A request queued earlier in the same receive() can no longer be
+    // answered: drop it, so the application never signs or records a
+    // certificate that cannot be delivered.
+    std::erase_if(events_, [](const ServerEvent& ev) { return std::holds_alternative<RequestReceived>(ev); });
     send(ProtocolError{e.code, wire_text(e.message)});
     events_.emplace_back(SessionFailed{std::move(e)});
     state_ = State::failed;

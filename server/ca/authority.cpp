@@ -64,6 +64,8 @@ Result<DomainMaterial> load_domain(const Config& cfg) {
     auto tls_key = load_key(cfg.tls_key, *tls);
     if (!tls_key) return tls_key.error();
     m.tls_key = std::move(tls_key.value());
+    if (m.tls_key->algorithm() == crypto::KeyAlgorithm::ed25519)
+        return make_error(Code::config_invalid, "the TLS key '" + cfg.tls_key + "' must be ECDSA (TLS 1.2 serves ECDSA certificates only)");
     m.tls_chain = {std::move(tls.value()), m.ca_der, m.root_der};
 
     for (const auto& [name, cls] : cfg.classes) {

@@ -43,6 +43,30 @@ Result<InitResult> init_domain(const InitOptions& o, crypto::Random& rng) {
         return make_error(Code::bad_argument, "'" + config_path + "' exists; pass --force to replace the domain");
     if (!is_valid_identifier(o.class_name))
         return make_error(Code::bad_argument, "class name must be 1-64 characters from [A-Za-z0-9._-]");
+    // Validate the would-be config (domain, listen address) before a single
+    // key is written, by the same parser `run` uses.
+    Config cfg;
+    cfg.config_dir = dir;
+    const auto colon = o.listen.rfind(':');
+    const std::string port = colon == std::string::npos ? "" : o.listen.substr(colon + 1);
+    if (colon == std::string::npos || port.empty() || port.size() > 5 ||
+        port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) > 65535)
+        return make_error(Code::bad_argument, "--listen must be HOST:PORT with a port from 0 to 65535");
+    cfg.listen_host = o.listen.substr(0, colon);
+    cfg.listen_port = static_cast<std::uint16_t>(std::stoul(port));
+    cfg.domain = o.domain;
+    cfg.root_certificate = dir + "/root-ca.pem";
+    cfg.ca_certificate = dir + "/domain-ca.pem";
+    cfg.ca_key = dir + "/domain-ca.key";
+    cfg.tls_certificate = dir + "/server-tls.pem";
+    cfg.tls_key = dir + "/server-tls.key";
+    cfg.database = dir + "/irp.db";
+    const std::string secret_path = dir + "/classes/" + o.class_name + ".secret";
+    cfg.classes[o.class_name] = ClassConfig{o.class_name, secret_path};
+    const std::string text = render_config(cfg);
+    if (auto check = parse_config(text, config_path); !check)
+        return make_error(Code::bad_argument, check.error().message);
+
     if (auto r = platform::make_dirs(dir, 0700); !r) return r.error();
     if (auto r = platform::make_dirs(dir + "/classes", 0700); !r) return r.error();
 
@@ -79,27 +103,7 @@ Result<InitResult> init_domain(const InitOptions& o, crypto::Random& rng) {
     for (auto [stem, issued] : {std::pair{"root-ca", &*root}, {"domain-ca", &*ca}, {"server-tls", &*tls}})
         if (auto r = write_pair(dir, stem, *issued); !r) return r.error();
 
-    const std::string secret_path = dir + "/classes/" + o.class_name + ".secret";
     if (auto r = platform::write_file_atomic(secret_path, to_hex(rng.bytes(32)) + "\n", 0600); !r) return r.error();
-
-    Config cfg;
-    cfg.config_dir = dir;
-    const auto colon = o.listen.rfind(':');
-    cfg.listen_host = o.listen.substr(0, colon);
-    cfg.listen_port = static_cast<std::uint16_t>(std::stoul(o.listen.substr(colon + 1)));
-    cfg.domain = o.domain;
-    cfg.root_certificate = dir + "/root-ca.pem";
-    cfg.ca_certificate = dir + "/domain-ca.pem";
-    cfg.ca_key = dir + "/domain-ca.key";
-    cfg.tls_certificate = dir + "/server-tls.pem";
-    cfg.tls_key = dir + "/server-tls.key";
-    cfg.database = dir + "/irp.db";
-    cfg.classes[o.class_name] = ClassConfig{o.class_name, secret_path};
-    // Round-trip through the parser so init can never write a config that
-    // `run` would refuse.
-    const std::string text = render_config(cfg);
-    if (auto check = parse_config(text, config_path); !check)
-        return make_error(Code::bad_argument, check.error().message);
     if (auto r = platform::write_file_atomic(config_path, text, 0644); !r) return r.error();
 
     auto store = open_sqlite_store(cfg.database);

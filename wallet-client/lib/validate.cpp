@@ -36,6 +36,9 @@ std::optional<InstallFailure> validate_issued(const Issued& issued, const Expect
 
     if (e.now < info->not_before || e.now > info->not_after)
         return failure(InstallStatus::validity_error, "the certificate is not valid now");
+    auto ca_info = crypto::parse_certificate(issuer);
+    if (!ca_info || info->not_after > ca_info->not_after)
+        return failure(InstallStatus::validity_error, "the certificate outlives its issuing CA");
 
     if (info->is_ca || !info->key_usage_digital_signature || !info->eku_client_auth)
         return failure(InstallStatus::profile_mismatch,

@@ -59,6 +59,7 @@ struct Exchange {
             return s.send_enroll(std::move(csr.value()), Bytes(proof.begin(), proof.end()), now);
         }
         const Bytes sig = current->key->sign(renewal_message(c.transcript, *csr), rng);
+        if (sig.empty()) return make_error(Code::internal, "signing with the current key failed");
         return s.send_renew(std::move(csr.value()), sig, now);
     }
 
@@ -135,8 +136,8 @@ struct Exchange {
             auto data = transport.receive(wait);
             if (!data) {
                 if (data.error().code != Code::deadline_exceeded) {
-                    // Installed but the ack was lost: the certificate is ours;
-                    // the server records it at the next renewal at the latest.
+                    // Installed but the ack was lost: the certificate is ours
+                    // (the server may show it as issued, not installed).
                     if (s.state() == ClientSession::State::await_install_ack) return outcome;
                     return data.error();
                 }

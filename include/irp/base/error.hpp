@@ -1,6 +1,6 @@
 // Errors as values. Every failure the protocol can report has one numbered
 // code; docs/PROTOCOL.md ("Error codes") is the table for humans, and
-// lib/core/error.cpp is the only place that maps codes to names and
+// lib/base/error.cpp is the only place that maps codes to names and
 // categories.
 #pragma once
 

@@ -61,6 +61,7 @@ public:
     KeyAlgorithm algorithm() const;
     Bytes public_key_der() const;  // SubjectPublicKeyInfo
     std::string to_pem() const;    // PKCS#8
+    // Empty on failure (the random source failed); never throws.
     Bytes sign(ByteView message, Random& rng) const;
 
     const Impl& impl() const { return *impl_; }

@@ -132,6 +132,7 @@ Result<PrivateKey> PrivateKey::generate(KeyAlgorithm alg, Random& rng) {
     BotanRng brng(rng);
     auto impl = std::make_unique<Impl>();
     impl->algorithm = alg;
+    try {
     switch (alg) {
         case KeyAlgorithm::ecdsa_p256:
             impl->key = std::make_unique<Botan::ECDSA_PrivateKey>(brng, Botan::EC_Group("secp256r1"));
@@ -142,6 +143,9 @@ Result<PrivateKey> PrivateKey::generate(KeyAlgorithm alg, Random& rng) {
         case KeyAlgorithm::ed25519:
             impl->key = std::make_unique<Botan::Ed25519_PrivateKey>(brng);
             break;
+    }
+    } catch (const std::exception& e) {
+        return make_error(Code::internal, std::string("key generation failed: ") + e.what());
     }
     return PrivateKey(std::move(impl));
 }
@@ -168,9 +172,13 @@ Bytes PrivateKey::public_key_der() const { return impl_->key->subject_public_key
 std::string PrivateKey::to_pem() const { return Botan::PKCS8::PEM_encode(*impl_->key); }
 
 Bytes PrivateKey::sign(ByteView message, Random& rng) const {
-    BotanRng brng(rng);
-    Botan::PK_Signer signer(*impl_->key, brng, padding_for(impl_->algorithm), signature_format_for(impl_->algorithm));
-    return signer.sign_message(message.data(), message.size(), brng);
+    try {
+        BotanRng brng(rng);
+        Botan::PK_Signer signer(*impl_->key, brng, padding_for(impl_->algorithm), signature_format_for(impl_->algorithm));
+        return signer.sign_message(message.data(), message.size(), brng);
+    } catch (const std::exception&) {
+        return {};  // documented: empty on failure
+    }
 }
 
 std::optional<KeyAlgorithm> spki_algorithm(ByteView spki) {

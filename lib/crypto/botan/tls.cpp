@@ -152,7 +152,16 @@ public:
         if (alert.type() == Botan::TLS::Alert::CLOSE_NOTIFY || alert.is_fatal()) peer_closed_ = true;
         if (alert.is_fatal() && failure_.empty()) failure_ = "peer sent TLS alert: " + alert.type_string();
     }
-    bool tls_session_established(const Botan::TLS::Session&) override { return false; }  // no resumption
+    bool tls_session_established(const Botan::TLS::Session& session) override {
+        // The RFC 5705 exporter binds IRP proofs to this connection only if
+        // the master secret covers the whole handshake (RFC 7627); without
+        // it a man in the middle could synchronise two connections' keys
+        // (the triple-handshake attack).
+        if (!session.supports_extended_master_secret())
+            throw Botan::TLS::TLS_Exception(Botan::TLS::Alert::HANDSHAKE_FAILURE,
+                                            "the peer does not support the extended master secret");
+        return false;  // no resumption
+    }
 
     void tls_verify_cert_chain(const std::vector<Botan::X509_Certificate>& chain,
                                const std::vector<std::shared_ptr<const Botan::OCSP::Response>>& ocsp,
