@@ -1,0 +1,333 @@
+// The whole exchange: wallet::enroll / wallet::renew against the real server
+// side (core ServerSession + EnrollService + SQLite store + a domain made by
+// init_domain), connected in memory instead of over TLS sockets.
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "../server/test_domain.hpp"
+#include "enroll_service.hpp"
+#include "idwallet.hpp"
+#include "irp/core/frame.hpp"
+#include "irp/core/server_session.hpp"
+#include "irp/core/transcript.hpp"
+
+using namespace irp;
+using irp_test::kDay;
+using irp_test::kNow;
+using irp_test::TempDir;
+using irp_test::TestDomain;
+
+namespace {
+
+const std::string kDomain = "example.test";
+const net::PeerInfo kPeer{"198.51.100.4:40000"};
+
+// The server's half of one connection, driven in the caller's thread: what
+// the wallet sends goes straight into a ServerSession, whose events are
+// handled by the EnrollService the way net::Server's adapter handles them;
+// what the session sends back is what the wallet receives. `rewrite` may
+// change each server frame on its way to the wallet (a man in the middle).
+class InMemoryTransport final : public wallet::Transport {
+public:
+    using Rewrite = std::function<ServerMessage(ServerMessage)>;
+
+    InMemoryTransport(server::EnrollService& svc, const server::DomainMaterial& m, crypto::Random& rng,
+                      Rewrite rewrite = {})
+        : svc_(svc), session_(config(m), rng, binding(), Time{0}), rewrite_(std::move(rewrite)) {}
+
+    Result<void> send(ByteView data) override {
+        if (session_.finished()) return make_error(Code::connection_closed, "the server closed the connection");
+        session_.receive(data, now_);
+        while (auto ev = session_.poll_event()) {
+            if (auto* req = std::get_if<RequestReceived>(&*ev)) {
+                ++requests;
+                if (auto r = session_.answer(svc_.on_request(*req, kPeer), now_); !r) return r.error();
+            } else if (auto* rep = std::get_if<InstallReported>(&*ev)) {
+                reports.push_back(*rep);
+                svc_.on_install_report(*rep, kPeer);
+            } else if (auto* rej = std::get_if<RequestRejected>(&*ev)) {
+                svc_.on_rejected(*rej, kPeer);
+                session_rejections.push_back(rej->error);
+            } else if (auto* fail = std::get_if<SessionFailed>(&*ev)) {
+                svc_.on_failure(fail->error, kPeer);
+                failures.push_back(fail->error);
+            }
+        }
+        const Bytes out = session_.take_output();
+        ByteView in(out);
+        FrameDecoder dec;
+        while (!in.empty()) {
+            REQUIRE(dec.feed(in) == FrameDecoder::Status::frame);
+            auto msg = decode_server_message(dec.payload());
+            REQUIRE(msg.ok());
+            const ServerMessage m = rewrite_ ? rewrite_(std::move(msg.value())) : std::move(msg.value());
+            const Bytes frame = encode_frame(encode(m));
+            pending_.insert(pending_.end(), frame.begin(), frame.end());
+        }
+        return {};
+    }
+
+    Result<Bytes> receive(Time) override {
+        // Everything the server has to say is produced by send(): nothing
+        // pending means it is waiting for us, or it has closed.
+        if (pending_.empty()) return make_error(Code::connection_closed, "nothing more from the server");
+        return std::exchange(pending_, {});
+    }
+
+    Bytes channel_binding() override { return binding(); }
+
+    ServerSession::State server_state() const { return session_.state(); }
+
+    int requests = 0;
+    std::vector<InstallReported> reports;
+    std::vector<Error> session_rejections;
+    std::vector<Error> failures;
+
+private:
+    static Bytes binding() { return Bytes(32, 0x5a); }
+    static ServerSessionConfig config(const server::DomainMaterial& m) {
+        ServerSessionConfig c;
+        c.domain = m.domain;
+        c.ca_chain = {m.ca_der, m.root_der};
+        c.key_algorithms = {KeyAlgorithm::ecdsa_p256, KeyAlgorithm::ed25519};
+        return c;
+    }
+
+    server::EnrollService& svc_;
+    ServerSession session_;
+    Rewrite rewrite_;
+    Time now_{0};
+    Bytes pending_;
+};
+
+struct Fixture {
+    TestDomain d{kDomain, 3};
+    std::unique_ptr<crypto::Random> server_rng = crypto::deterministic_random(31);
+    std::unique_ptr<crypto::Random> wallet_rng = crypto::deterministic_random(32);
+    server::Authority ca{d.material(), server::ProfileSettings{}, *server_rng};
+    std::int64_t now = kNow;
+    std::vector<std::string> log;
+    server::EnrollService svc{ca, d.store(), server::ServicePolicy{},
+                              [this](const std::string& l) { log.push_back(l); }, [this] { return now; }};
+    TempDir wallet_dir;
+    std::unique_ptr<wallet::Storage> storage = wallet::open_directory_storage(wallet_dir / "wallet");
+    wallet::Clock clock{[] { return Time{0}; }, [this] { return now; }};
+
+    wallet::EnrollOptions enroll_options(const std::string& device_id) const {
+        wallet::EnrollOptions o;
+        o.device_id = device_id;
+        o.class_id = "default";
+        const auto t = derive_device_token(d.secret(), "default", device_id);
+        o.token = Bytes(t.begin(), t.end());
+        o.trusted_roots = {d.material().root_der};
+        return o;
+    }
+
+    std::optional<wallet::Credentials> installed() {
+        auto r = storage->load();
+        REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
+        return std::move(r.value());
+    }
+
+    server::CertificateRecord record_of(const Bytes& cert) {
+        auto info = crypto::parse_certificate(cert);
+        REQUIRE(info.ok());
+        auto r = d.store().find_certificate(to_hex(info->serial));
+        REQUIRE(r.ok());
+        REQUIRE(r->has_value());
+        return **r;
+    }
+
+    std::int64_t certificates() {
+        auto n = d.store().count_certificates();
+        REQUIRE(n.ok());
+        return *n;
+    }
+};
+
+wallet::Outcome outcome_ok(Result<wallet::Outcome> r) {
+    REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : std::string(code_name(r.error().code)) + ": " + r.error().message));
+    return std::move(r.value());
+}
+
+}  // namespace
+
+TEST_CASE("exchange: enroll installs credentials and the server records the install") {
+    Fixture f;
+    InMemoryTransport t(f.svc, f.d.material(), *f.server_rng);
+    const auto out = outcome_ok(wallet::enroll(t, *f.storage, f.enroll_options("pump-01"), *f.wallet_rng, f.clock));
+
+    CHECK(out.kind == wallet::Outcome::Kind::installed);
+    CHECK(out.install_confirmed);
+    CHECK_FALSE(out.request_id.empty());
+    CHECK(out.certificate.subject_cn == "pump-01");
+    CHECK(out.certificate.san_uris == std::vector<std::string>{"urn:irp:example.test:pump-01"});
+    CHECK(t.requests == 1);
+    CHECK(t.failures.empty());
+    CHECK(t.server_state() == ServerSession::State::done);
+    REQUIRE(t.reports.size() == 1);
+    CHECK(t.reports[0].status == 0u);
+    CHECK(t.reports[0].request_id == out.request_id);
+
+    const auto creds = f.installed();
+    REQUIRE(creds.has_value());
+    auto info = crypto::parse_certificate(creds->certificate);
+    REQUIRE(info.ok());
+    CHECK(info->public_key == creds->key->public_key_der());
+    CHECK(info->serial == out.certificate.serial);
+    CHECK(creds->chain == std::vector<Bytes>{f.d.material().ca_der, f.d.material().root_der});
+    const auto& m = f.d.material();
+    CHECK(crypto::verify_chain(creds->certificate, {m.ca_der}, {m.root_der}, kNow, crypto::Usage::tls_client).ok());
+
+    const auto rec = f.record_of(creds->certificate);
+    CHECK(rec.status == server::CertStatus::installed);
+    REQUIRE(rec.install_status.has_value());
+    CHECK(*rec.install_status == 0u);
+    CHECK(rec.device_id == "pump-01");
+    CHECK(rec.der == creds->certificate);
+    CHECK(f.certificates() == 1);
+
+    SUBCASE("then a renewal installs a new key and a new certificate") {
+        f.now = kNow + 200 * kDay;
+        InMemoryTransport t2(f.svc, f.d.material(), *f.server_rng);
+        wallet::RenewOptions ro;
+        ro.trusted_roots = {m.root_der};
+        const auto out2 = outcome_ok(wallet::renew(t2, *f.storage, ro, *f.wallet_rng, f.clock));
+        CHECK(out2.kind == wallet::Outcome::Kind::installed);
+        CHECK(out2.install_confirmed);
+        CHECK(out2.request_id != out.request_id);
+
+        const auto renewed = f.installed();
+        REQUIRE(renewed.has_value());
+        CHECK(renewed->key->public_key_der() != creds->key->public_key_der());
+        CHECK(renewed->certificate != creds->certificate);
+        auto info2 = crypto::parse_certificate(renewed->certificate);
+        REQUIRE(info2.ok());
+        CHECK(info2->public_key == renewed->key->public_key_der());
+        CHECK(info2->serial != info->serial);
+        CHECK(info2->subject_cn == "pump-01");
+        CHECK(info2->not_before == f.now - 300);
+
+        const auto old_rec = f.record_of(creds->certificate);
+        const auto new_rec = f.record_of(renewed->certificate);
+        CHECK(old_rec.status == server::CertStatus::superseded);
+        CHECK(old_rec.replaced_by == new_rec.serial_hex);
+        CHECK(new_rec.status == server::CertStatus::installed);
+        CHECK(new_rec.replaces == old_rec.serial_hex);
+        CHECK(f.certificates() == 2);
+    }
+    SUBCASE("a renewal that keeps the key is refused by a domain that forbids it, and nothing changes") {
+        InMemoryTransport t2(f.svc, f.d.material(), *f.server_rng);
+        wallet::RenewOptions ro;
+        ro.same_key = true;
+        ro.trusted_roots = {m.root_der};
+        const auto out2 = outcome_ok(wallet::renew(t2, *f.storage, ro, *f.wallet_rng, f.clock));
+        CHECK(out2.kind == wallet::Outcome::Kind::rejected);
+        CHECK(out2.rejection.code == Code::same_key_not_allowed);
+        const auto still = f.installed();
+        REQUIRE(still.has_value());
+        CHECK(still->certificate == creds->certificate);
+        CHECK(f.record_of(creds->certificate).status == server::CertStatus::installed);
+        CHECK(f.certificates() == 1);
+    }
+}
+
+TEST_CASE("exchange: a wrong token is rejected with bad_token_proof and nothing is stored") {
+    Fixture f;
+    InMemoryTransport t(f.svc, f.d.material(), *f.server_rng);
+    auto o = f.enroll_options("pump-02");
+    o.token[0] ^= 0x01;
+    const auto out = outcome_ok(wallet::enroll(t, *f.storage, o, *f.wallet_rng, f.clock));
+    CHECK(out.kind == wallet::Outcome::Kind::rejected);
+    CHECK(out.rejection.code == Code::bad_token_proof);
+    CHECK_FALSE(out.rejection.message.empty());
+    CHECK_FALSE(out.install_confirmed);
+    CHECK(t.reports.empty());
+    CHECK(t.server_state() == ServerSession::State::done);
+    CHECK_FALSE(f.installed().has_value());
+    CHECK(f.certificates() == 0);
+    auto devices = f.d.store().count_devices();
+    REQUIRE(devices.ok());
+    CHECK(*devices == 0);
+}
+
+TEST_CASE("exchange: a certificate swapped in transit is refused and reported") {
+    Fixture f;
+    // A man in the middle replaces the issued certificate by one the same CA
+    // signed for the same device, but for a key the wallet never generated.
+    auto other_key = crypto::PrivateKey::generate(KeyAlgorithm::ecdsa_p256, *f.server_rng);
+    REQUIRE(other_key.ok());
+    Bytes original, substitute;
+    InMemoryTransport t(f.svc, f.d.material(), *f.server_rng, [&](ServerMessage m) {
+        if (auto* a = std::get_if<Answer>(&m)) {
+            if (auto* issued = std::get_if<Issued>(&a->result)) {
+                auto forged = f.ca.issue_device("pump-03", other_key->public_key_der(), f.now);
+                REQUIRE(forged.ok());
+                original = issued->certificate;
+                substitute = forged.value();
+                issued->certificate = substitute;
+            }
+        }
+        return m;
+    });
+    const auto out = outcome_ok(wallet::enroll(t, *f.storage, f.enroll_options("pump-03"), *f.wallet_rng, f.clock));
+    REQUIRE_FALSE(original.empty());
+
+    CHECK(out.kind == wallet::Outcome::Kind::invalid);
+    REQUIRE(out.invalid.has_value());
+    CHECK(out.invalid->status == InstallStatus::public_key_mismatch);
+    CHECK_FALSE(f.installed().has_value());
+    REQUIRE(t.reports.size() == 1);
+    CHECK(t.reports[0].status == static_cast<std::uint32_t>(InstallStatus::public_key_mismatch));
+    // The report names what the device received; the server keeps that in the audit trail.
+    auto substitute_info = crypto::parse_certificate(substitute);
+    REQUIRE(substitute_info.ok());
+    CHECK(t.reports[0].certificate_serial == substitute_info->serial);
+    auto audit = f.d.store().audit_log(10);
+    REQUIRE(audit.ok());
+    REQUIRE_FALSE(audit->empty());
+    CHECK(audit->front().action == "install");
+    CHECK(audit->front().detail.find(to_hex(substitute_info->serial)) != std::string::npos);
+
+    // The server learns that the certificate it issued was not installed.
+    std::string server_log;
+    for (const auto& line : f.log) server_log += line + "\n";
+    INFO("server log:\n" << server_log);
+    const auto rec = f.record_of(original);
+    CHECK_MESSAGE(rec.status == server::CertStatus::install_failed,
+                  "status is " << std::string(server::cert_status_name(rec.status)));
+    REQUIRE(rec.install_status.has_value());
+    CHECK(*rec.install_status == static_cast<std::uint32_t>(InstallStatus::public_key_mismatch));
+    CHECK(f.certificates() == 1);
+}
+
+TEST_CASE("exchange: a garbled certificate is refused and reported as malformed") {
+    Fixture f;
+    Bytes original;
+    InMemoryTransport t(f.svc, f.d.material(), *f.server_rng, [&](ServerMessage m) {
+        if (auto* a = std::get_if<Answer>(&m)) {
+            if (auto* issued = std::get_if<Issued>(&a->result)) {
+                original = issued->certificate;
+                issued->certificate = to_bytes("not a certificate at all");
+            }
+        }
+        return m;
+    });
+    const auto out = outcome_ok(wallet::enroll(t, *f.storage, f.enroll_options("pump-04"), *f.wallet_rng, f.clock));
+    REQUIRE_FALSE(original.empty());
+    CHECK(out.kind == wallet::Outcome::Kind::invalid);
+    REQUIRE(out.invalid.has_value());
+    CHECK(out.invalid->status == InstallStatus::malformed_certificate);
+    REQUIRE(t.reports.size() == 1);
+    CHECK(t.reports[0].certificate_serial == Bytes{0});  // nothing to name
+    CHECK_FALSE(f.installed().has_value());
+    const auto rec = f.record_of(original);
+    CHECK_MESSAGE(rec.status == server::CertStatus::install_failed,
+                  "status is " << std::string(server::cert_status_name(rec.status)));
+    REQUIRE(rec.install_status.has_value());
+    CHECK(*rec.install_status == static_cast<std::uint32_t>(InstallStatus::malformed_certificate));
+}
