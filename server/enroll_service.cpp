@@ -91,8 +91,17 @@ Result<std::string> EnrollService::authorise_renew(const RequestReceived& req) {
     const auto& r = *rec.value();
     if (r.device_id != req.device_id)
         return make_error(Code::identity_mismatch, "the certificate belongs to another device");
-    if (r.status == CertStatus::superseded)
-        return make_error(Code::certificate_not_active, "the certificate has already been renewed");
+    if (r.status == CertStatus::superseded) {
+        // A renewal whose answer never reached the device (or that the device
+        // refused) must not lock it out: its successor was never installed.
+        auto next = store_.find_certificate(r.replaced_by);
+        if (!next) return next.error();
+        const bool abandoned = next.value() && (next.value()->status == CertStatus::issued ||
+                                                next.value()->status == CertStatus::install_failed);
+        if (!abandoned) return make_error(Code::certificate_not_active, "the certificate has already been renewed");
+    } else if (r.status == CertStatus::install_failed) {
+        return make_error(Code::certificate_not_active, "the device reported this certificate as not installed");
+    }
     if (now > info->not_after || now < info->not_before)
         return make_error(Code::certificate_not_active, "the certificate is outside its validity period");
     // The current key signs the transcript and the new CSR's hash: the
@@ -189,12 +198,12 @@ Answer EnrollService::on_request(const RequestReceived& req, const net::PeerInfo
     return a;
 }
 
-void EnrollService::on_install_report(const InstallReported& rep, const net::PeerInfo& peer) {
+bool EnrollService::on_install_report(const InstallReported& rep, const net::PeerInfo& peer) {
     std::pair<std::string, std::string> issued;
     {
         std::lock_guard lock(mu_);
         auto it = awaiting_install_.find(rep.request_id);
-        if (it == awaiting_install_.end()) return;
+        if (it == awaiting_install_.end()) return false;
         issued = it->second;
         awaiting_install_.erase(it);
     }
@@ -206,7 +215,7 @@ void EnrollService::on_install_report(const InstallReported& rep, const net::Pee
     if (serial != issued.first && rep.status == 0) {
         log_(utc_now() + " install device=" + issued.second + " peer=" + peer.address + " request=" + rep.request_id +
              " outcome=ignored reason=\"report names serial " + serial + ", not the one issued\"");
-        return;
+        return false;
     }
     const std::string reported = serial == issued.first ? "" : " reported_serial=" + serial;
     AuditEvent ev{clock_(), "device:" + issued.second, "install", issued.second, issued.first, peer.address,
@@ -215,6 +224,7 @@ void EnrollService::on_install_report(const InstallReported& rep, const net::Pee
     log_(utc_now() + " install device=" + issued.second + " peer=" + peer.address + " request=" + rep.request_id +
          " serial=" + issued.first + reported + " status=" + status +
          (r ? "" : " record_failed=\"" + r.error().message + "\""));
+    return r.ok();
 }
 
 void EnrollService::on_rejected(const RequestRejected& rej, const net::PeerInfo& peer) {

@@ -30,7 +30,7 @@ public:
                   std::function<std::int64_t()> clock);
 
     Answer on_request(const RequestReceived& req, const net::PeerInfo& peer) override;
-    void on_install_report(const InstallReported& rep, const net::PeerInfo& peer) override;
+    bool on_install_report(const InstallReported& rep, const net::PeerInfo& peer) override;
     void on_rejected(const RequestRejected& rej, const net::PeerInfo& peer) override;
     void on_failure(const Error& err, const net::PeerInfo& peer) override;
 

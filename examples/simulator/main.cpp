@@ -89,8 +89,10 @@ int main(int argc, char** argv) {
                         ++issued;
                     }
                     (void)server.answer(std::move(a), now);
-                } else if (std::holds_alternative<InstallReported>(*ev)) {
-                    ++installed;
+                } else if (auto* rep = std::get_if<InstallReported>(&*ev)) {
+                    const bool ok = rep->status == static_cast<std::uint32_t>(InstallStatus::installed);
+                    installed += ok ? 1 : 0;
+                    (void)server.acknowledge_install(ok, now);
                 }
             }
             if (Bytes out = server.take_output(); !out.empty())

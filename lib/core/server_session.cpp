@@ -49,6 +49,7 @@ const char* server_state_name(ServerSession::State s) {
         case ServerSession::State::await_request: return "await_request";
         case ServerSession::State::await_decision: return "await_decision";
         case ServerSession::State::await_install_report: return "await_install_report";
+        case ServerSession::State::await_install_record: return "await_install_record";
         case ServerSession::State::done: return "done";
         case ServerSession::State::failed: return "failed";
     }
@@ -186,8 +187,16 @@ void ServerSession::on_renew(ClientMessage&& msg, Time now) {
 void ServerSession::on_install_report(ClientMessage&& msg, Time /*now*/) {
     auto& m = std::get<InstallReport>(msg);
     events_.emplace_back(InstallReported{request_id_, m.status, std::move(m.certificate_serial)});
-    send(InstallAck{true});
+    state_ = State::await_install_record;
+}
+
+Result<void> ServerSession::acknowledge_install(bool recorded, Time now) {
+    if (state_ != State::await_install_record)
+        return make_error(Code::bad_argument, std::string("acknowledge_install() in state ") + server_state_name(state_));
+    send(InstallAck{recorded});
+    last_activity_ = now;
     state_ = State::done;
+    return {};
 }
 
 Result<void> ServerSession::answer(Answer a, Time now) {
@@ -248,6 +257,7 @@ std::optional<Time> ServerSession::next_deadline() const {
         case State::await_install_report:
             return std::min(whole, last_activity_ + cfg_.limits.idle_timeout);
         case State::await_decision:  // our own work: only the whole-exchange bound
+        case State::await_install_record:
             return whole;
         case State::done:
         case State::failed:

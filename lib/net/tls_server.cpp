@@ -118,7 +118,8 @@ private:
                 if (auto r = session_->answer(std::move(a), steady_now()); !r)
                     server_.handler.on_failure(r.error(), peer_);
             } else if (auto* rep = std::get_if<InstallReported>(&*ev)) {
-                server_.handler.on_install_report(*rep, peer_);
+                const bool recorded = server_.handler.on_install_report(*rep, peer_);
+                (void)session_->acknowledge_install(recorded, steady_now());
             } else if (auto* rej = std::get_if<RequestRejected>(&*ev)) {
                 server_.handler.on_rejected(*rej, peer_);
             } else if (auto* f = std::get_if<SessionFailed>(&*ev)) {

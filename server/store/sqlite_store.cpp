@@ -306,6 +306,43 @@ Result<void> migrate(sqlite3* db) {
     return {};
 }
 
+// Marks `c.replaces` superseded by `c` inside the caller's transaction, which
+// holds SQLite's write lock, so two renewals of one certificate cannot both
+// pass. A certificate already superseded may be renewed again only if its
+// successor never reached the device (still `issued`, or `install_failed`):
+// that successor is then abandoned (superseded) too. docs/PROTOCOL.md,
+// "Renewal".
+Result<void> supersede(sqlite3* db, const CertificateRecord& c, const std::string& what) {
+    const std::int64_t kIssued = static_cast<std::int64_t>(CertStatus::issued);
+    const std::int64_t kInstalled = static_cast<std::int64_t>(CertStatus::installed);
+    const std::int64_t kSuperseded = static_cast<std::int64_t>(CertStatus::superseded);
+    const std::int64_t kFailed = static_cast<std::int64_t>(CertStatus::install_failed);
+    auto st = query(db, what + ": read " + c.replaces,
+                    "SELECT status, replaced_by FROM certificates WHERE serial = ?1 AND device_id = ?2",
+                    c.replaces, c.device_id);
+    if (!st) return st.error();
+    auto row = st->step(what);
+    if (!row) return row.error();
+    if (!*row) return make_error(Code::unknown_certificate, what + ": replaced certificate " + c.replaces + " not found");
+    const std::int64_t status = st->integer(0);
+    const std::string successor = st->text(1);
+    if (status == kSuperseded) {
+        auto gone = run(db, what + ": abandon " + successor,
+                        "UPDATE certificates SET status = ?1 WHERE serial = ?2 AND status IN (?3, ?4)", kSuperseded,
+                        successor, kIssued, kFailed);
+        if (!gone) return gone.error();
+        if (*gone == 0)
+            return make_error(Code::certificate_not_active, "the certificate has already been renewed");
+    } else if (status != kIssued && status != kInstalled) {
+        return make_error(Code::certificate_not_active, "the certificate is not active");
+    }
+    auto upd = run(db, what + ": supersede " + c.replaces,
+                   "UPDATE certificates SET status = ?1, replaced_by = ?2 WHERE serial = ?3", kSuperseded,
+                   c.serial_hex, c.replaces);
+    if (!upd) return upd.error();
+    return {};
+}
+
 class SqliteStore final : public Store {
 public:
     explicit SqliteStore(DbPtr db) : db_(std::move(db)) {}
@@ -336,17 +373,8 @@ public:
                         c.install_status, c.replaces, c.replaced_by, c.public_key_sha256_hex);
         if (!cert) return cert.error();
 
-        if (!c.replaces.empty()) {
-            auto old = run(db, what + ": supersede " + c.replaces,
-                           "UPDATE certificates SET status = ?1, replaced_by = ?2"
-                           " WHERE serial = ?3",
-                           static_cast<std::int64_t>(CertStatus::superseded), c.serial_hex,
-                           c.replaces);
-            if (!old) return old.error();
-            if (*old == 0)
-                return make_error(Code::unknown_certificate,
-                                  what + ": replaced certificate " + c.replaces + " not found");
-        }
+        if (!c.replaces.empty())
+            if (auto r = supersede(db, c, what); !r) return r;
 
         if (auto r = insert_audit(db, a, what); !r) return r.error();
         return tx.commit(what);

@@ -283,6 +283,13 @@ TEST_CASE("a full enrollment, hello to install report") {
     CHECK(reports[0].request_id == req.request_id);
     CHECK(reports[0].status == 0);
     CHECK(reports[0].certificate_serial == serial);
+    // The ack waits for the application to say whether it recorded it.
+    CHECK(x.server.state() == SState::await_install_record);
+    CHECK(x.rec.client_events<irp::InstallAcknowledged>().empty());
+    CHECK(x.server.next_deadline().has_value());
+    REQUIRE(x.server.acknowledge_install(true, 3000ms).ok());
+    CHECK_FALSE(x.server.acknowledge_install(true, 3000ms).ok());  // once only
+    pump(x.client, x.server, 3000ms, x.rec);
     const auto acks = x.rec.client_events<irp::InstallAcknowledged>();
     REQUIRE(acks.size() == 1);
     CHECK(acks[0].recorded);
@@ -368,6 +375,12 @@ TEST_CASE("a full renewal") {
     REQUIRE(x.client.send_install_report(irp::InstallStatus::installed, {0x42}, 2200ms).ok());
     pump(x.client, x.server, 2200ms, x.rec);
     REQUIRE(x.rec.server_events<irp::InstallReported>().size() == 1);
+    // The application could not record it: the device is told so.
+    REQUIRE(x.server.acknowledge_install(false, 2200ms).ok());
+    pump(x.client, x.server, 2200ms, x.rec);
+    const auto acks = x.rec.client_events<irp::InstallAcknowledged>();
+    REQUIRE(acks.size() == 1);
+    CHECK_FALSE(acks[0].recorded);
     CHECK(x.server.state() == SState::done);
     CHECK(x.client.state() == CState::done);
 }

@@ -387,16 +387,33 @@ TEST_CASE("renewal rejections carry their code and leave the store unchanged") {
         check_rejected(f.svc.on_request(req, kPeer), Code::bad_renewal_signature);
         check_unchanged(before, store);
     }
-    SUBCASE("renewing the superseded certificate again") {
+    SUBCASE("renewing the superseded certificate again, once its successor is installed") {
         const Answer first = f.svc.on_request(renew_request("meter-8", dev.cert, dev.key, next, *f.rng, "req-2"), kPeer);
         const std::string new_serial = serial_hex_of(issued_of(first).certificate);
+        Bytes new_serial_bytes;
+        REQUIRE(from_hex(new_serial, new_serial_bytes));
+        REQUIRE(f.svc.on_install_report(InstallReported{"req-2", 0, new_serial_bytes}, kPeer));
         const Snapshot before = snapshot(store);
         auto third = new_key(*f.rng);
         check_rejected(f.svc.on_request(renew_request("meter-8", dev.cert, dev.key, third, *f.rng, "req-3"), kPeer),
                        Code::certificate_not_active);
         check_unchanged(before, store);
-        CHECK(record_of(store, new_serial).status == CertStatus::issued);
+        CHECK(record_of(store, new_serial).status == CertStatus::installed);
         CHECK(record_of(store, dev.serial).replaced_by == new_serial);
+    }
+    SUBCASE("a renewal whose answer never reached the device does not lock it out") {
+        // The successor stays `issued` (no install report): the device still
+        // holds the old certificate and may renew it; the lost successor is
+        // abandoned.
+        const Answer first = f.svc.on_request(renew_request("meter-8", dev.cert, dev.key, next, *f.rng, "req-2"), kPeer);
+        const std::string lost = serial_hex_of(issued_of(first).certificate);
+        auto third = new_key(*f.rng);
+        const Answer again = f.svc.on_request(renew_request("meter-8", dev.cert, dev.key, third, *f.rng, "req-3"), kPeer);
+        const std::string fresh = serial_hex_of(issued_of(again).certificate);
+        CHECK(record_of(store, lost).status == CertStatus::superseded);
+        CHECK(record_of(store, dev.serial).status == CertStatus::superseded);
+        CHECK(record_of(store, dev.serial).replaced_by == fresh);
+        CHECK(record_of(store, fresh).status == CertStatus::issued);
     }
     SUBCASE("a certificate from another CA of the same domain name") {
         TestDomain other(kDomain, 2);

@@ -48,7 +48,7 @@ public:
                 if (auto r = session_.answer(svc_.on_request(*req, kPeer), now_); !r) return r.error();
             } else if (auto* rep = std::get_if<InstallReported>(&*ev)) {
                 reports.push_back(*rep);
-                svc_.on_install_report(*rep, kPeer);
+                if (auto r = session_.acknowledge_install(svc_.on_install_report(*rep, kPeer), now_); !r) return r.error();
             } else if (auto* rej = std::get_if<RequestRejected>(&*ev)) {
                 svc_.on_rejected(*rej, kPeer);
                 session_rejections.push_back(rej->error);

@@ -3,7 +3,8 @@
 // events to act on, and the next deadline to arm a timer for.
 //
 //   await_hello --ClientHello--> await_request --Enroll/Renew--> await_decision
-//   await_decision --answer(Issued)--> await_install_report --InstallReport--> done
+//   await_decision --answer(Issued)--> await_install_report --InstallReport-->
+//   await_install_record --acknowledge_install(recorded)--> done
 //   await_decision --answer(other)--> done
 // Anything else is a protocol error (lib/core/server_session.cpp's table).
 #pragma once
@@ -66,7 +67,15 @@ using ServerEvent = std::variant<RequestReceived, RequestRejected, InstallReport
 
 class ServerSession {
 public:
-    enum class State { await_hello, await_request, await_decision, await_install_report, done, failed };
+    enum class State {
+        await_hello,
+        await_request,
+        await_decision,
+        await_install_report,
+        await_install_record,
+        done,
+        failed
+    };
 
     ServerSession(ServerSessionConfig cfg, crypto::Random& rng, Bytes channel_binding, Time now);
 
@@ -74,6 +83,9 @@ public:
     // Answers the pending request (state await_decision). The request id is
     // filled in. Returns a usage error in any other state.
     Result<void> answer(Answer a, Time now);
+    // Acknowledges the install report (state await_install_record): the
+    // InstallAck tells the device whether the server recorded it.
+    Result<void> acknowledge_install(bool recorded, Time now);
 
     Bytes take_output();
     std::optional<ServerEvent> poll_event();

@@ -22,7 +22,8 @@ class ServerHandler {
 public:
     virtual ~ServerHandler() = default;
     virtual Answer on_request(const RequestReceived& req, const PeerInfo& peer) = 0;
-    virtual void on_install_report(const InstallReported& rep, const PeerInfo& peer) = 0;
+    // Returns whether the report was recorded; the device is told.
+    virtual bool on_install_report(const InstallReported& rep, const PeerInfo& peer) = 0;
     virtual void on_rejected(const RequestRejected& rej, const PeerInfo& peer) = 0;
     // Protocol errors, deadlines and TLS failures.
     virtual void on_failure(const Error& err, const PeerInfo& peer) = 0;
