@@ -1,6 +1,7 @@
 #include "ca/init.hpp"
 
 #include <filesystem>
+#include <sys/stat.h>
 
 #include "config/config.hpp"
 #include "irp/core/transcript.hpp"
@@ -69,6 +70,9 @@ Result<InitResult> init_domain(const InitOptions& o, crypto::Random& rng) {
 
     if (auto r = platform::make_dirs(dir, 0700); !r) return r.error();
     if (auto r = platform::make_dirs(dir + "/classes", 0700); !r) return r.error();
+    // An existing directory is tightened too: it is about to hold CA keys.
+    if (::chmod(dir.c_str(), 0700) != 0 || ::chmod((dir + "/classes").c_str(), 0700) != 0)
+        return make_error(Code::file_error, "cannot set mode 0700 on '" + dir + "'");
 
     crypto::IssueProfile root_p;
     root_p.common_name = "IRP Root CA";

@@ -167,7 +167,7 @@ int main(int argc, char** argv) {
     CLI::App app{"idwallet: the IRP device wallet"};
     app.require_subcommand(1);
     unsigned timeout_ms = 30'000;
-    app.add_option("--timeout-ms", timeout_ms, "network timeout")->capture_default_str();
+    app.add_option("--timeout-ms", timeout_ms, "connect timeout, and the longest wait for the server's answer")->capture_default_str();
 
     Connection conn;
     std::string trust, device_id, class_id = "default", token_hex, token_file, store, key_type = "ecdsa-p256";
@@ -220,6 +220,7 @@ int main(int argc, char** argv) {
         conn.roots = std::move(roots.value());
         o.device_id = device_id;
         o.class_id = class_id;
+        o.limits.exchange_timeout = Time{timeout_ms};
         o.key_algorithm = *alg;
         o.trusted_roots = conn.roots;
         auto t = connect(conn, timeout);
@@ -236,6 +237,7 @@ int main(int argc, char** argv) {
         wallet::RenewOptions o;
         o.same_key = same_key;
         o.trusted_roots = c->roots;
+        o.limits.exchange_timeout = Time{timeout_ms};
         auto t = connect(*c, timeout);
         if (!t) return say_error("cannot reach " + c->server, t.error());
         auto storage = wallet::open_directory_storage(store);
