@@ -91,6 +91,8 @@ Result<std::string> EnrollService::authorise_renew(const RequestReceived& req) {
     const auto& r = *rec.value();
     if (r.device_id != req.device_id)
         return make_error(Code::identity_mismatch, "the certificate belongs to another device");
+    if (r.revoked_at)
+        return make_error(Code::certificate_not_active, "the certificate is revoked; the device must enroll again");
     if (r.status == CertStatus::superseded) {
         // A renewal whose answer never reached the device (or that the device
         // refused) must not lock it out: its successor was never installed.

@@ -65,6 +65,13 @@ CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 )sql"},
+    {2, R"sql(
+-- Revocation (RFC 5280 reason codes) and CRL numbering.
+ALTER TABLE certificates ADD COLUMN revoked_at INTEGER;
+ALTER TABLE certificates ADD COLUMN revocation_reason INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX certificates_revoked ON certificates(issuer, serial) WHERE revoked_at IS NOT NULL;
+CREATE TABLE crl_numbers(issuer TEXT PRIMARY KEY, last INTEGER NOT NULL);
+)sql"},
 };
 constexpr int kLatestVersion = kMigrations[std::size(kMigrations) - 1].version;
 
@@ -231,7 +238,8 @@ Result<int> insert_audit(sqlite3* db, const AuditEvent& a, const std::string& wh
 
 const std::string kSelectCert =
     "SELECT issuer, serial, device_id, class_id, der, not_before, not_after, issued_at,"
-    " status, install_status, replaces, replaced_by, public_key_sha256 FROM certificates";
+    " status, install_status, replaces, replaced_by, public_key_sha256, revoked_at,"
+    " revocation_reason FROM certificates";
 
 // Steps through all rows, converting each with `read` (which returns Result<T>).
 template <typename T, typename Read>
@@ -267,6 +275,8 @@ Result<CertificateRecord> read_cert(const Stmt& st) {
     c.replaces = st.text(10);
     c.replaced_by = st.text(11);
     c.public_key_sha256_hex = st.text(12);
+    if (!st.is_null(13)) c.revoked_at = st.integer(13);
+    c.revocation_reason = static_cast<std::int32_t>(st.integer(14));
     return c;
 }
 
@@ -306,6 +316,14 @@ Result<void> migrate(sqlite3* db) {
     return {};
 }
 
+std::int64_t clamp_limit(std::size_t limit) {
+    return static_cast<std::int64_t>(std::min<std::size_t>(limit, 10'000));
+}
+
+Result<DeviceRecord> read_device(const Stmt& st) {
+    return DeviceRecord{st.text(0), st.text(1), st.integer(2), st.integer(3)};
+}
+
 // Marks `c.replaces` superseded by `c` inside the caller's transaction, which
 // holds SQLite's write lock, so two renewals of one certificate cannot both
 // pass. A certificate already superseded may be renewed again only if its
@@ -318,7 +336,8 @@ Result<void> supersede(sqlite3* db, const CertificateRecord& c, const std::strin
     const std::int64_t kSuperseded = static_cast<std::int64_t>(CertStatus::superseded);
     const std::int64_t kFailed = static_cast<std::int64_t>(CertStatus::install_failed);
     auto st = query(db, what + ": read " + c.replaces,
-                    "SELECT status, replaced_by FROM certificates WHERE serial = ?1 AND device_id = ?2",
+                    "SELECT status, replaced_by, revoked_at IS NOT NULL FROM certificates"
+                    " WHERE serial = ?1 AND device_id = ?2",
                     c.replaces, c.device_id);
     if (!st) return st.error();
     auto row = st->step(what);
@@ -326,6 +345,7 @@ Result<void> supersede(sqlite3* db, const CertificateRecord& c, const std::strin
     if (!*row) return make_error(Code::unknown_certificate, what + ": replaced certificate " + c.replaces + " not found");
     const std::int64_t status = st->integer(0);
     const std::string successor = st->text(1);
+    if (st->integer(2) != 0) return make_error(Code::certificate_not_active, "the certificate is revoked");
     if (status == kSuperseded) {
         auto gone = run(db, what + ": abandon " + successor,
                         "UPDATE certificates SET status = ?1 WHERE serial = ?2 AND status IN (?3, ?4)", kSuperseded,
@@ -453,6 +473,94 @@ public:
     Result<std::int64_t> count_devices() override {
         std::lock_guard lock(mu_);
         return scalar(db_.get(), "count_devices", "SELECT COUNT(*) FROM devices");
+    }
+
+    Result<void> revoke(const std::string& serial_hex, std::int32_t reason, std::int64_t at,
+                        const AuditEvent& audit) override {
+        const std::string what = "revoke " + serial_hex;
+        std::lock_guard lock(mu_);
+        sqlite3* db = db_.get();
+        Tx tx(db);
+        if (auto r = tx.begin(what); !r) return r;
+        auto exists = scalar(db, what, "SELECT COUNT(*) FROM certificates WHERE serial = ?1", serial_hex);
+        if (!exists) return exists.error();
+        if (*exists == 0) return make_error(Code::unknown_certificate, "no certificate with serial " + serial_hex);
+        auto upd = run(db, what, "UPDATE certificates SET revoked_at = ?1, revocation_reason = ?2"
+                                 " WHERE serial = ?3 AND revoked_at IS NULL",
+                       at, std::int64_t{reason}, serial_hex);
+        if (!upd) return upd.error();
+        if (*upd == 0) return make_error(Code::certificate_not_active, "certificate " + serial_hex + " is already revoked");
+        if (auto r = insert_audit(db, audit, what); !r) return r.error();
+        return tx.commit(what);
+    }
+
+    Result<std::vector<RevokedEntry>> revoked(const std::string& issuer, std::int64_t not_after_from) override {
+        const std::string what = "revoked " + issuer;
+        std::lock_guard lock(mu_);
+        auto st = query(db_.get(), what,
+                        "SELECT serial, revoked_at, revocation_reason FROM certificates"
+                        " WHERE issuer = ?1 AND revoked_at IS NOT NULL AND not_after >= ?2 ORDER BY serial",
+                        issuer, not_after_from);
+        if (!st) return st.error();
+        return collect<RevokedEntry>(*st, what, [](const Stmt& row) -> Result<RevokedEntry> {
+            return RevokedEntry{row.text(0), row.integer(1), static_cast<std::int32_t>(row.integer(2))};
+        });
+    }
+
+    Result<std::int64_t> next_crl_number(const std::string& issuer) override {
+        const std::string what = "next_crl_number " + issuer;
+        std::lock_guard lock(mu_);
+        sqlite3* db = db_.get();
+        Tx tx(db);
+        if (auto r = tx.begin(what); !r) return r.error();
+        auto up = run(db, what, "INSERT INTO crl_numbers(issuer, last) VALUES(?1, 1)"
+                                " ON CONFLICT(issuer) DO UPDATE SET last = last + 1",
+                      issuer);
+        if (!up) return up.error();
+        auto n = scalar(db, what, "SELECT last FROM crl_numbers WHERE issuer = ?1", issuer);
+        if (!n) return n.error();
+        if (auto r = tx.commit(what); !r) return r.error();
+        return *n;
+    }
+
+    Result<std::vector<CertificateRecord>> list_certificates(const CertificateQuery& q) override {
+        const std::string what = "list_certificates";
+        std::lock_guard lock(mu_);
+        // Every filter is a bound parameter; an empty one matches everything.
+        const std::int64_t status = q.status ? static_cast<std::int64_t>(*q.status) : 0;
+        const std::int64_t revoked = q.revoked ? (*q.revoked ? 1 : 0) : -1;
+        auto st = query(db_.get(), what,
+                        kSelectCert +
+                            " WHERE (?1 = '' OR device_id = ?1) AND (?2 = 0 OR status = ?2)"
+                            " AND (?3 = -1 OR (revoked_at IS NOT NULL) = ?3) AND serial > ?4"
+                            " ORDER BY serial LIMIT ?5",
+                        q.device_id, status, revoked, q.after_serial, clamp_limit(q.limit));
+        if (!st) return st.error();
+        return collect<CertificateRecord>(*st, what, read_cert);
+    }
+
+    Result<std::vector<DeviceRecord>> list_devices(const std::string& after, std::size_t limit) override {
+        const std::string what = "list_devices";
+        std::lock_guard lock(mu_);
+        auto st = query(db_.get(), what,
+                        "SELECT device_id, class_id, first_seen, last_seen FROM devices"
+                        " WHERE device_id > ?1 ORDER BY device_id LIMIT ?2",
+                        after, clamp_limit(limit));
+        if (!st) return st.error();
+        return collect<DeviceRecord>(*st, what, read_device);
+    }
+
+    Result<std::optional<DeviceRecord>> find_device(const std::string& device_id) override {
+        const std::string what = "find_device";
+        std::lock_guard lock(mu_);
+        auto st = query(db_.get(), what,
+                        "SELECT device_id, class_id, first_seen, last_seen FROM devices WHERE device_id = ?1",
+                        device_id);
+        if (!st) return st.error();
+        auto rows = collect<DeviceRecord>(*st, what, read_device);
+        if (!rows) return rows.error();
+        if (rows->empty()) return std::optional<DeviceRecord>();
+        return std::optional<DeviceRecord>(std::move(rows->front()));
     }
 
 private:

@@ -38,6 +38,33 @@ struct CertificateRecord {
     std::string replaces;     // serial_hex of the certificate renewed, or ""
     std::string replaced_by;  // serial_hex of its renewal, or ""
     std::string public_key_sha256_hex;
+    // Revocation is orthogonal to the install status above: an installed
+    // certificate can be revoked. Reason codes are RFC 5280 CRLReason values.
+    std::optional<std::int64_t> revoked_at;  // Unix seconds
+    std::int32_t revocation_reason = 0;
+};
+
+// One entry of a CRL or an OCSP answer.
+struct RevokedEntry {
+    std::string serial_hex;
+    std::int64_t revoked_at = 0;
+    std::int32_t reason = 0;  // RFC 5280 CRLReason
+};
+
+struct DeviceRecord {
+    std::string device_id;
+    std::string class_id;
+    std::int64_t first_seen = 0;
+    std::int64_t last_seen = 0;
+};
+
+// Filters and paging for listings; empty fields do not filter.
+struct CertificateQuery {
+    std::string device_id;
+    std::optional<CertStatus> status;
+    std::optional<bool> revoked;
+    std::string after_serial;  // paging: serials greater than this, in order
+    std::size_t limit = 100;
 };
 
 struct AuditEvent {
@@ -75,6 +102,24 @@ public:
         const std::string& serial_hex) = 0;
     virtual Result<std::vector<CertificateRecord>> certificates_of(const std::string& device_id) = 0;
     virtual Result<std::vector<AuditEvent>> audit_log(std::size_t limit) = 0;
+
+    // ---- revocation ----
+    // Revokes one certificate (and appends the audit event) in one
+    // transaction. Unknown serial: unknown_certificate. Already revoked:
+    // certificate_not_active, nothing written.
+    virtual Result<void> revoke(const std::string& serial_hex, std::int32_t reason, std::int64_t at,
+                                const AuditEvent& audit) = 0;
+    // Every revoked certificate of `issuer` whose not_after is >= `not_after_from`
+    // (expired entries may leave the CRL), ordered by serial.
+    virtual Result<std::vector<RevokedEntry>> revoked(const std::string& issuer, std::int64_t not_after_from) = 0;
+    // The next CRL number for `issuer`: strictly increasing across restarts
+    // and across replicas sharing the database (RFC 5280 5.2.3).
+    virtual Result<std::int64_t> next_crl_number(const std::string& issuer) = 0;
+
+    // ---- listings (admin API) ----
+    virtual Result<std::vector<CertificateRecord>> list_certificates(const CertificateQuery& q) = 0;
+    virtual Result<std::vector<DeviceRecord>> list_devices(const std::string& after_device_id, std::size_t limit) = 0;
+    virtual Result<std::optional<DeviceRecord>> find_device(const std::string& device_id) = 0;
     virtual Result<std::int64_t> count_certificates() = 0;
     virtual Result<std::int64_t> count_devices() = 0;
 };

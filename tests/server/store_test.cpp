@@ -302,8 +302,10 @@ TEST_CASE("store: reopening keeps data and does not re-run migrations") {
         REQUIRE(c.ok());
         CHECK(c->has_value());
     }
-    CHECK(raw_scalar(dir.db(), "SELECT COUNT(*) FROM schema_migrations") == 1);
+    // Each migration ran exactly once (1: base schema, 2: revocation).
+    CHECK(raw_scalar(dir.db(), "SELECT COUNT(*) FROM schema_migrations") == 2);
     CHECK(raw_scalar(dir.db(), "SELECT MIN(version) FROM schema_migrations") == 1);
+    CHECK(raw_scalar(dir.db(), "SELECT MAX(version) FROM schema_migrations") == 2);
     CHECK(raw_scalar(dir.db(), "SELECT journal_mode = 'wal' FROM pragma_journal_mode") == 1);
 }
 
@@ -322,4 +324,87 @@ TEST_CASE("store: opening in a missing directory fails cleanly") {
     REQUIRE_FALSE(s.ok());
     CHECK(s.error().code == Code::storage_unavailable);
     CHECK_FALSE(s.error().message.empty());
+}
+
+TEST_CASE("store: revocation, CRL numbers and listings") {
+    TempDir dir;
+    auto store = open_ok(dir.db());
+    REQUIRE(store->record_issuance(issuance("1001", "dev-1", 1000)).ok());
+    REQUIRE(store->record_issuance(issuance("1002", "dev-2", 1001)).ok());
+    const auto audit_before = store->audit_log(100)->size();
+
+    AuditEvent ev{2000, "admin:test", "revoke", "dev-1", "1001", "", "reason=1"};
+    REQUIRE(store->revoke("1001", 1, 2000, ev).ok());
+    CHECK(store->audit_log(100)->size() == audit_before + 1);
+    auto c = store->find_certificate("1001");
+    REQUIRE(c.ok());
+    REQUIRE(c->has_value());
+    CHECK((*c)->revoked_at == std::optional<std::int64_t>(2000));
+    CHECK((*c)->revocation_reason == 1);
+
+    SUBCASE("revoking twice is refused and writes nothing") {
+        auto again = store->revoke("1001", 4, 3000, ev);
+        REQUIRE_FALSE(again.ok());
+        CHECK(again.error().code == Code::certificate_not_active);
+        CHECK(store->audit_log(100)->size() == audit_before + 1);
+        CHECK((*store->find_certificate("1001"))->revocation_reason == 1);
+    }
+    SUBCASE("an unknown serial is unknown_certificate") {
+        auto r = store->revoke("dead", 0, 3000, ev);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().code == Code::unknown_certificate);
+    }
+    SUBCASE("revoked() lists the issuer's revoked, unexpired certificates") {
+        const auto c1 = *store->find_certificate("1001");
+        auto list = store->revoked(c1->issuer, 0);
+        REQUIRE(list.ok());
+        REQUIRE(list->size() == 1);
+        CHECK((*list)[0].serial_hex == "1001");
+        CHECK((*list)[0].reason == 1);
+        CHECK(store->revoked(c1->issuer, c1->not_after + 1)->empty());  // expired entries may leave the CRL
+        CHECK(store->revoked("other-issuer", 0)->empty());
+    }
+    SUBCASE("a revoked certificate cannot be renewed") {
+        auto renewal = issuance("1003", "dev-1", 3000);
+        renewal.certificate.replaces = "1001";
+        auto r = store->record_issuance(renewal);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().code == Code::certificate_not_active);
+        CHECK(count(store->count_certificates()) == 2);
+    }
+    SUBCASE("CRL numbers increase per issuer and survive reopening") {
+        CHECK(*store->next_crl_number("ca-a") == 1);
+        CHECK(*store->next_crl_number("ca-a") == 2);
+        CHECK(*store->next_crl_number("ca-b") == 1);
+        store.reset();
+        store = open_ok(dir.db());
+        CHECK(*store->next_crl_number("ca-a") == 3);
+    }
+    SUBCASE("listings filter and page") {
+        CertificateQuery q;
+        q.revoked = true;
+        auto revoked = store->list_certificates(q);
+        REQUIRE(revoked.ok());
+        REQUIRE(revoked->size() == 1);
+        CHECK((*revoked)[0].serial_hex == "1001");
+        q = CertificateQuery{};
+        q.limit = 1;
+        auto page1 = store->list_certificates(q);
+        REQUIRE(page1->size() == 1);
+        q.after_serial = (*page1)[0].serial_hex;
+        auto page2 = store->list_certificates(q);
+        REQUIRE(page2->size() == 1);
+        CHECK((*page2)[0].serial_hex != (*page1)[0].serial_hex);
+        q.after_serial = (*page2)[0].serial_hex;
+        CHECK(store->list_certificates(q)->empty());
+        q = CertificateQuery{};
+        q.device_id = "dev-2";
+        CHECK(store->list_certificates(q)->size() == 1);
+        auto devices = store->list_devices("", 10);
+        REQUIRE(devices->size() == 2);
+        CHECK((*devices)[0].device_id == "dev-1");
+        CHECK(store->list_devices("dev-1", 10)->size() == 1);
+        CHECK(store->find_device("dev-2")->has_value());
+        CHECK_FALSE(store->find_device("nope")->has_value());
+    }
 }
