@@ -10,8 +10,9 @@ IRP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 IRP_PACKAGES=(
     build-essential cmake ninja-build pkg-config
     libbotan-2-dev libasio-dev libprotobuf-dev protobuf-compiler
-    libtomlplusplus-dev libcli11-dev libsqlite3-dev doctest-dev
-    sqlite3 openssl xxd
+    libtomlplusplus-dev libcli11-dev libsqlite3-dev doctest-dev libcpp-httplib-dev nlohmann-json3-dev
+    sqlite3 openssl xxd curl gnutls-bin
+    postgresql libpq-dev
 )
 
 irp_install_packages() {

@@ -152,7 +152,10 @@ Result<Issued> EnrollService::decide(const RequestReceived& req, const net::Peer
     rec.audit = AuditEvent{now, "device:" + req.device_id, operation_name(req.operation), req.device_id,
                            c.serial_hex, peer.address, "request=" + req.request_id};
     // Durable before the device sees it (docs/PROTOCOL.md, "Durability").
-    if (auto r = store_.record_issuance(rec); !r) {
+    const auto db0 = std::chrono::steady_clock::now();
+    auto recorded = store_.record_issuance(rec);
+    if (metrics_) metrics_->database(std::chrono::duration<double>(std::chrono::steady_clock::now() - db0).count());
+    if (auto& r = recorded; !r) {
         if (r.error().code == Code::storage_unavailable) return r.error();
         return make_error(r.error().code, "cannot record the certificate: " + r.error().message);
     }
@@ -197,6 +200,7 @@ Answer EnrollService::on_request(const RequestReceived& req, const net::PeerInfo
                                                    " (request " + req.request_id + ")";
     }
     log_(line + " " + elapsed);
+    if (metrics_) metrics_->request(req.operation, std::holds_alternative<Issued>(a.result), ms / 1000.0);
     return a;
 }
 
@@ -236,6 +240,7 @@ void EnrollService::on_rejected(const RequestRejected& rej, const net::PeerInfo&
 }
 
 void EnrollService::on_failure(const Error& err, const net::PeerInfo& peer) {
+    if (metrics_) metrics_->session_failure();
     log_(utc_now() + " session peer=" + peer.address + " outcome=failed code=" +
          std::to_string(static_cast<int>(err.code)) + "/" + code_name(err.code) + " reason=\"" + printable(err.message, true, 300) + "\"");
 }

@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 
+#include "admin/metrics.hpp"
 #include "ca/authority.hpp"
 #include "irp/net/server.hpp"
 #include "store/store.hpp"
@@ -34,6 +35,11 @@ public:
     void on_rejected(const RequestRejected& rej, const net::PeerInfo& peer) override;
     void on_failure(const Error& err, const net::PeerInfo& peer) override;
 
+    void set_metrics(Metrics* m) { metrics_ = m; }
+    void on_connection(int delta) override {
+        if (metrics_) metrics_->connection(delta);
+    }
+
     // The decision without logging; public for tests.
     Result<Issued> decide(const RequestReceived& req, const net::PeerInfo& peer);
 
@@ -47,6 +53,7 @@ private:
     ServicePolicy policy_;
     LogSink log_;
     std::function<std::int64_t()> clock_;
+    Metrics* metrics_ = nullptr;
 
     // request id -> (serial, device) issued on that connection, so an install
     // report can only speak for the certificate its own exchange received.

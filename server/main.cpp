@@ -6,10 +6,13 @@
 #include <iostream>
 #include <mutex>
 
+#include "admin/http_frontends.hpp"
+#include "admin/metrics.hpp"
 #include "ca/authority.hpp"
 #include "ca/init.hpp"
 #include "config/config.hpp"
 #include "enroll_service.hpp"
+#include "revocation/revocation.hpp"
 #include "irp/core/messages.hpp"
 #include "irp/core/transcript.hpp"
 #include "irp/net/server.hpp"
@@ -70,17 +73,43 @@ int cmd_run(const std::string& config_path) {
     if (!store) return fail(store.error());
     auto rng = crypto::system_random();
 
-    server::ProfileSettings profile;
-    profile.validity_s = std::int64_t{cfg->validity_days} * 24 * 3600;
-    profile.backdate_s = cfg->backdate_s;
-    server::Authority ca(*material, profile, *rng);
+    std::string admin_token;
+    if (!cfg->admin_token_file.empty()) {
+        auto t = platform::read_file(cfg->admin_token_file, 4096);
+        if (!t) return fail(t.error());
+        admin_token = *t;
+        while (!admin_token.empty() && (admin_token.back() == '\n' || admin_token.back() == '\r')) admin_token.pop_back();
+        if (admin_token.size() < 32)
+            return fail(make_error(Code::config_invalid, "the admin token in '" + cfg->admin_token_file + "' is shorter than 32 characters"));
+    }
 
     std::mutex log_mu;
     auto log = [&log_mu](const std::string& line) {
         std::lock_guard lock(log_mu);
         std::fprintf(stderr, "%s\n", line.c_str());
     };
+    server::Metrics metrics;
+    server::RevocationService revocation(*material, **store, *rng,
+                                         server::RevocationSettings{cfg->crl_validity_s, cfg->crl_refresh_s, cfg->ocsp_validity_s},
+                                         unix_now);
+    revocation.set_metrics(&metrics);
+    server::HttpFrontends http(server::HttpDeps{**store, revocation, metrics, admin_token, cfg->domain, unix_now, log},
+                               cfg->admin_listen, cfg->http_listen);
+    if (auto r = http.start(); !r) return fail(r.error());
+    // Without an explicit base_url, certificates point at the port actually
+    // bound (which differs from the config when it says port 0).
+    const std::string base_url = cfg->http_base_url.empty()
+                                     ? "http://" + server::split_listen(cfg->http_listen).first + ":" + std::to_string(http.http_port())
+                                     : cfg->http_base_url;
+
+    server::ProfileSettings profile;
+    profile.validity_s = std::int64_t{cfg->validity_days} * 24 * 3600;
+    profile.backdate_s = cfg->backdate_s;
+    profile.crl_url = server::crl_url(base_url, material->issuer_id);
+    profile.ocsp_url = server::ocsp_url(base_url);
+    server::Authority ca(*material, profile, *rng);
     server::EnrollService service(ca, **store, server::ServicePolicy{cfg->allow_same_key_renewal}, log, unix_now);
+    service.set_metrics(&metrics);
 
     net::ServerOptions opts;
     opts.host = cfg->listen_host;
@@ -103,7 +132,12 @@ int cmd_run(const std::string& config_path) {
     if (auto r = server.listen(); !r) return fail(r.error());
     log("irp-server: domain " + cfg->domain + " listening on " + cfg->listen_host + ":" + std::to_string(server.port()) +
         " (database " + cfg->database + ")");
+    log("irp-server: admin API on http://" + server::split_listen(cfg->admin_listen).first + ":" +
+        std::to_string(http.admin_port()) + (admin_token.empty() ? " (disabled: no admin.token_file)" : "") +
+        "; CRL and OCSP on http://" + server::split_listen(cfg->http_listen).first + ":" + std::to_string(http.http_port()) +
+        " (certificates point to " + base_url + ")");
     server.run();
+    http.stop();
     log("irp-server: stopped");
     return 0;
 }
@@ -121,6 +155,8 @@ int main(int argc, char** argv) {
     init_cmd->add_option("--domain", init.domain, "the domain's DNS name, e.g. demo.example")->required();
     init_cmd->add_option("--class", init.class_name, "first device class")->capture_default_str();
     init_cmd->add_option("--listen", init.listen, "address the server will listen on")->capture_default_str();
+    init_cmd->add_option("--admin-listen", init.admin_listen, "address of the admin API (default 127.0.0.1:4605)");
+    init_cmd->add_option("--http-listen", init.http_listen, "address of the CRL/OCSP endpoint (default 127.0.0.1:4680)");
     init_cmd->add_flag("--force", init.force, "replace an existing domain in --dir");
 
     std::string config_path;

@@ -237,14 +237,17 @@ void Server::Impl::accept() {
                 live.insert(conn);
             }
         }
-        if (conn) conn->start();
+        if (conn) {
+            handler.on_connection(+1);
+            conn->start();
+        }
         accept();
     });
 }
 
 void Server::Impl::forget(const std::shared_ptr<Connection>& c) {
     std::lock_guard lock(mu);
-    live.erase(c);
+    if (live.erase(c) > 0) handler.on_connection(-1);
     if (stopping && live.empty()) asio::post(control, [this] { drain_timer.cancel(); });
 }
 

@@ -32,6 +32,11 @@ Result<std::shared_ptr<const crypto::PrivateKey>> load_key(const std::string& pa
 
 }  // namespace
 
+std::string crl_url(std::string_view base_url, std::string_view issuer_id) {
+    return std::string(base_url) + "/crl/" + std::string(issuer_id) + ".crl";
+}
+std::string ocsp_url(std::string_view base_url) { return std::string(base_url) + "/ocsp"; }
+
 std::string device_uri(std::string_view domain, std::string_view device_id) {
     return "urn:irp:" + std::string(domain) + ":" + std::string(device_id);
 }
@@ -94,6 +99,8 @@ Result<Bytes> Authority::issue_device(const std::string& device_id, ByteView pub
     if (p.not_after <= now)
         return make_error(Code::issuance_failed, "the domain CA certificate has expired; rotate the CA");
     p.eku_client_auth = true;
+    if (!p_.crl_url.empty()) p.crl_urls = {p_.crl_url};
+    if (!p_.ocsp_url.empty()) p.ocsp_urls = {p_.ocsp_url};
     return crypto::issue_certificate(*m_.ca_key, m_.ca_der, public_key, p, rng_);
 }
 

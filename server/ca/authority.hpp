@@ -32,6 +32,8 @@ Result<DomainMaterial> load_domain(const Config& cfg);
 struct ProfileSettings {
     std::int64_t validity_s = 365LL * 24 * 3600;
     std::int64_t backdate_s = 300;
+    std::string crl_url;   // CRL distribution point written into certificates ("" = none)
+    std::string ocsp_url;  // AIA OCSP responder ("" = none)
 };
 
 class Authority {
@@ -53,5 +55,8 @@ private:
 };
 
 std::string device_uri(std::string_view domain, std::string_view device_id);
+// Where relying parties find revocation data (docs/OPERATIONS.md).
+std::string crl_url(std::string_view base_url, std::string_view issuer_id);
+std::string ocsp_url(std::string_view base_url);
 
 }  // namespace irp::server

@@ -64,6 +64,9 @@ Result<InitResult> init_domain(const InitOptions& o, crypto::Random& rng) {
     cfg.database = dir + "/irp.db";
     const std::string secret_path = dir + "/classes/" + o.class_name + ".secret";
     cfg.classes[o.class_name] = ClassConfig{o.class_name, secret_path};
+    cfg.admin_token_file = dir + "/admin.token";
+    if (!o.admin_listen.empty()) cfg.admin_listen = o.admin_listen;
+    if (!o.http_listen.empty()) cfg.http_listen = o.http_listen;
     const std::string text = render_config(cfg);
     if (auto check = parse_config(text, config_path); !check)
         return make_error(Code::bad_argument, check.error().message);
@@ -108,6 +111,7 @@ Result<InitResult> init_domain(const InitOptions& o, crypto::Random& rng) {
         if (auto r = write_pair(dir, stem, *issued); !r) return r.error();
 
     if (auto r = platform::write_file_atomic(secret_path, to_hex(rng.bytes(32)) + "\n", 0600); !r) return r.error();
+    if (auto r = platform::write_file_atomic(cfg.admin_token_file, to_hex(rng.bytes(32)) + "\n", 0600); !r) return r.error();
     if (auto r = platform::write_file_atomic(config_path, text, 0644); !r) return r.error();
 
     auto store = open_sqlite_store(cfg.database);

@@ -13,6 +13,8 @@ struct InitOptions {
     std::string domain;
     std::string class_name = "default";
     std::string listen = "127.0.0.1:4604";
+    std::string admin_listen;  // "" = the config default (127.0.0.1:4605)
+    std::string http_listen;   // "" = the config default (127.0.0.1:4680)
     std::int64_t now_unix = 0;
     bool force = false;  // overwrite an existing server.toml
 };
@@ -25,6 +27,7 @@ struct InitResult {
 // Creates DIR (0700) with: root-ca.pem/.key (self-signed root), domain-ca.pem
 // /.key (pathLen 0), server-tls.pem/.key (serverAuth; SAN the domain,
 // localhost and 127.0.0.1), classes/<class>.secret (32 random bytes, hex),
+// admin.token (the admin API's bearer token),
 // server.toml and the SQLite database. Keys and secrets are mode 0600.
 Result<InitResult> init_domain(const InitOptions& opts, crypto::Random& rng);
 

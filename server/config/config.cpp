@@ -23,7 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 static_assert(std::is_same_v<unsigned, std::uint32_t>, "integer keys share one member type");
 
-enum class Kind { listen, domain, integer, path, algorithms, boolean };
+enum class Kind { listen, domain, integer, path, algorithms, boolean, address, url, opt_path };
 
 struct KeySpec {
     std::string_view section;
@@ -43,6 +43,9 @@ constexpr KeySpec integer(std::string_view s, std::string_view n, unsigned Confi
 }
 constexpr KeySpec path(std::string_view s, std::string_view n, std::string Config::*m) {
     return {s, n, Kind::path, nullptr, m, 0, 0};
+}
+constexpr KeySpec text(std::string_view s, std::string_view n, Kind k, std::string Config::*m) {
+    return {s, n, k, nullptr, m, 0, 0};
 }
 
 // In rendering order.
@@ -67,6 +70,13 @@ constexpr KeySpec kKeys[] = {
     integer("profile", "backdate_s", &Config::backdate_s, 0, 86'400),
     special("profile", "key_algorithms", Kind::algorithms),
     special("profile", "allow_same_key_renewal", Kind::boolean),
+    text("admin", "listen", Kind::address, &Config::admin_listen),
+    text("admin", "token_file", Kind::opt_path, &Config::admin_token_file),
+    text("http", "listen", Kind::address, &Config::http_listen),
+    text("http", "base_url", Kind::url, &Config::http_base_url),
+    integer("http", "crl_validity_s", &Config::crl_validity_s, 60, 31'536'000),
+    integer("http", "crl_refresh_s", &Config::crl_refresh_s, 10, 31'536'000),
+    integer("http", "ocsp_validity_s", &Config::ocsp_validity_s, 60, 31'536'000),
 };
 
 struct Section {
@@ -79,6 +89,8 @@ constexpr Section kSections[] = {
     {"storage", "SQLite database of issued certificates"},
     {"limits", "Protocol limits and timeouts"},
     {"profile", "Issued certificates: lifetime, backdating, accepted device key algorithms"},
+    {"admin", "Admin API (JSON, bearer token) and /metrics; keep it on loopback"},
+    {"http", "CRL and OCSP over plain HTTP for relying parties; base_url is written into certificates"},
 };
 constexpr std::string_view kClassesComment = "Device classes: one table per class, with its enrollment secret file";
 constexpr std::string_view kAlgorithms[] = {"ecdsa-p256", "ecdsa-p384", "ed25519"};
@@ -203,6 +215,23 @@ struct Parser {
                                 "'" + full + "' must be \"host:port\" (IPv4 address or host name, port 0-65535)");
                 return;
             case Kind::algorithms: algorithms(full, n); return;
+            case Kind::address: {
+                std::string host;
+                std::uint16_t port = 0;
+                if (!str || !parse_listen(*str, host, port))
+                    return fail(n.source(),
+                                "'" + full + "' must be \"host:port\" (IPv4 address or host name, port 0-65535)");
+                cfg.*k.str = *str;
+                return;
+            }
+            case Kind::url:
+                if (!str || (!str->starts_with("http://") && !str->empty()) ||
+                    str->find_first_of(" \t\"<>\\") != std::string::npos || str->size() > 200)
+                    return fail(n.source(), "'" + full + "' must be an http:// URL without spaces or quotes");
+                cfg.*k.str = *str;
+                while (!(cfg.*k.str).empty() && (cfg.*k.str).back() == '/') (cfg.*k.str).pop_back();
+                return;
+            case Kind::opt_path: path(full, n, cfg.*k.str); return;
         }
     }
 
@@ -353,6 +382,7 @@ std::string render_config(const Config& cfg) {
                                          [&](const Section& sec) { return sec.name == current; });
             out << "\n# " << s->comment << "\n[" << current << "]\n";
         }
+        if ((k.kind == Kind::url || k.kind == Kind::opt_path) && (cfg.*k.str).empty()) continue;
         out << k.name << " = ";
         switch (k.kind) {
             case Kind::listen: out << quote(cfg.listen_host + ":" + std::to_string(cfg.listen_port)); break;
@@ -360,6 +390,9 @@ std::string render_config(const Config& cfg) {
             case Kind::integer: out << cfg.*k.num; break;
             case Kind::path: out << quote(relativize(dir, cfg.*k.str)); break;
             case Kind::boolean: out << (cfg.allow_same_key_renewal ? "true" : "false"); break;
+            case Kind::address: out << quote(cfg.*k.str); break;
+            case Kind::url: out << quote(cfg.*k.str); break;
+            case Kind::opt_path: out << quote(relativize(dir, cfg.*k.str)); break;
             case Kind::algorithms:
                 out << "[";
                 for (std::size_t i = 0; i < cfg.key_algorithms.size(); ++i)
@@ -374,6 +407,13 @@ std::string render_config(const Config& cfg) {
         out << "[classes." << bare_or_quoted(name) << "]\nsecret_file = " << quote(relativize(dir, cls.secret_file))
             << "\n";
     return out.str();
+}
+
+std::pair<std::string, std::uint16_t> split_listen(const std::string& host_port) {
+    std::string host;
+    std::uint16_t port = 0;
+    parse_listen(host_port, host, port);
+    return {host, port};
 }
 
 }  // namespace irp::server

@@ -50,6 +50,17 @@ struct Config {
     std::vector<std::string> key_algorithms = {"ecdsa-p256", "ed25519"};
     bool allow_same_key_renewal = false;
 
+    // [admin] JSON admin API and /metrics; loopback by default
+    std::string admin_listen = "127.0.0.1:4605";  // host:port
+    std::string admin_token_file;                 // absolute; empty = admin API off
+
+    // [http] CRL and OCSP for relying parties (plain HTTP, RFC 5280 / 6960)
+    std::string http_listen = "127.0.0.1:4680";  // host:port
+    std::string http_base_url;                   // written into certificates; empty = http://<listen host>:<bound port>
+    std::uint32_t crl_validity_s = 86'400;       // nextUpdate - thisUpdate
+    std::uint32_t crl_refresh_s = 3'600;         // re-signed at least this often
+    std::uint32_t ocsp_validity_s = 3'600;       // nextUpdate of OCSP answers
+
     // [classes.<name>]
     std::map<std::string, ClassConfig> classes;
 };
@@ -63,5 +74,9 @@ Result<Config> load_config(const std::string& path);
 // Renders a config as TOML (used by `irp-server init`); parse_config of the
 // result gives back an equal Config.
 std::string render_config(const Config& cfg);
+
+// Splits a validated "host:port".
+std::pair<std::string, std::uint16_t> split_listen(const std::string& host_port);
+
 
 }  // namespace irp::server

@@ -1,5 +1,7 @@
 // The server's storage interface. SQLite is the embedded implementation
-// (sqlite_store.cpp); PostgreSQL comes later behind the same interface.
+// (sqlite_store.cpp); PostgreSQL (pg_store.cpp) lets several replicas of one
+// domain share one database. tests/server/store_contract_test.cpp runs the
+// same cases against both.
 //
 // Rule (docs/PROTOCOL.md, "Durability"): an issuance is committed, with its
 // audit event, in ONE transaction before the certificate is sent.
@@ -127,5 +129,14 @@ public:
 // Opens (creating if needed) a SQLite database at `path`, in WAL mode with a
 // busy timeout, and runs the schema migrations.
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path);
+
+// Connects to PostgreSQL and runs the schema migrations (safe when several
+// servers start at once). `conninfo` is a libpq connection string
+// ("host=db dbname=irp user=irp connect_timeout=5") or a postgresql:// URL;
+// connect_timeout defaults to 10 s. Unreachable database: storage_unavailable;
+// a malformed conninfo: config_invalid. Messages never repeat the conninfo
+// (it may hold a password). A connection lost later is re-established by the
+// next call.
+Result<std::unique_ptr<Store>> open_postgres_store(const std::string& conninfo);
 
 }  // namespace irp::server

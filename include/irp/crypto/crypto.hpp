@@ -111,6 +111,8 @@ struct CertInfo {
     bool key_usage_digital_signature = false;
     bool eku_client_auth = false;
     bool eku_server_auth = false;
+    std::vector<std::string> crl_urls;  // CRL Distribution Points (full-name URIs)
+    std::string ocsp_url;               // Authority Information Access, OCSP
 };
 
 Result<CertInfo> parse_certificate(ByteView der);
@@ -147,6 +149,11 @@ struct IssueProfile {
     std::optional<std::size_t> path_len;  // CA only
     bool eku_client_auth = false;
     bool eku_server_auth = false;
+    // When non-empty: a CRL Distribution Points extension (one distribution
+    // point naming these URIs) and an Authority Information Access
+    // extension with these OCSP responder URIs. ASCII URIs only.
+    std::vector<std::string> crl_urls;
+    std::vector<std::string> ocsp_urls;
 };
 
 // Issues a certificate for `subject_public_key` signed by `issuer_key`.
@@ -154,6 +161,10 @@ struct IssueProfile {
 Result<Bytes> issue_certificate(const PrivateKey& issuer_key, ByteView issuer_cert,
                                 ByteView subject_public_key, const IssueProfile& profile,
                                 Random& rng);
+
+// Base64 (RFC 4648, with or without padding; URL-safe characters accepted).
+std::optional<Bytes> base64_decode(std::string_view text);
+std::string base64_encode(ByteView data);
 
 // A fresh random positive serial of `bits` bits (<= 159) from `rng`.
 Bytes random_serial(Random& rng, unsigned bits = 127);

@@ -27,6 +27,8 @@ public:
     virtual void on_rejected(const RequestRejected& rej, const PeerInfo& peer) = 0;
     // Protocol errors, deadlines and TLS failures.
     virtual void on_failure(const Error& err, const PeerInfo& peer) = 0;
+    // A connection opened (+1) or closed (-1); for gauges. Default: ignored.
+    virtual void on_connection(int delta) { (void)delta; }
 };
 
 struct ServerOptions {

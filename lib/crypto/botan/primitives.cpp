@@ -1,5 +1,6 @@
 // Randomness, hashes, MACs, keys and raw signatures, on Botan 2.
 #include <botan/auto_rng.h>
+#include <botan/base64.h>
 #include <botan/ber_dec.h>
 #include <botan/ec_group.h>
 #include <botan/ecdsa.h>
@@ -203,5 +204,22 @@ bool verify_signature(ByteView spki, ByteView message, ByteView signature) {
         return false;
     }
 }
+
+std::optional<Bytes> base64_decode(std::string_view text) {
+    std::string t(text);
+    for (char& c : t) {  // the URL-safe alphabet, as some OCSP clients send it
+        if (c == '-') c = '+';
+        if (c == '_') c = '/';
+    }
+    while (t.size() % 4 != 0) t.push_back('=');
+    try {
+        const auto out = Botan::base64_decode(t, false);
+        return Bytes(out.begin(), out.end());
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
+std::string base64_encode(ByteView data) { return Botan::base64_encode(data.data(), data.size()); }
 
 }  // namespace irp::crypto

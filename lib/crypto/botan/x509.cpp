@@ -3,6 +3,7 @@
 #include <botan/bigint.h>
 #include <botan/certstor.h>
 #include <botan/data_src.h>
+#include <botan/der_enc.h>
 #include <botan/pem.h>
 #include <botan/pkcs10.h>
 #include <botan/x509_ca.h>
@@ -13,6 +14,7 @@
 #include <botan/x509_key.h>
 #include <botan/pubkey.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "botan_glue.hpp"
@@ -26,6 +28,56 @@ std::chrono::system_clock::time_point to_tp(std::int64_t unix_seconds) {
 }
 
 std::int64_t to_unix(const Botan::X509_Time& t) { return static_cast<std::int64_t>(t.time_since_epoch()); }
+
+// An extension whose value we encode ourselves: Botan 2 throws
+// Not_Implemented when encoding CRL Distribution Points, and its
+// Authority_Information_Access carries one OCSP URI at most.
+class RawExtension final : public Botan::Certificate_Extension {
+public:
+    RawExtension(const char* oid, std::vector<uint8_t> value) : oid_(oid), value_(std::move(value)) {}
+    Botan::OID oid_of() const override { return oid_; }
+    std::string oid_name() const override { return ""; }
+    RawExtension* copy() const override { return new RawExtension(*this); }
+    void contents_to(Botan::Data_Store&, Botan::Data_Store&) const override {}
+
+private:
+    std::vector<uint8_t> encode_inner() const override { return value_; }
+    void decode_inner(const std::vector<uint8_t>& v) override { value_ = v; }
+    Botan::OID oid_;
+    std::vector<uint8_t> value_;
+};
+
+bool ascii_uris(const std::vector<std::string>& uris) {
+    return std::all_of(uris.begin(), uris.end(), [](const std::string& u) {
+        return !u.empty() && std::all_of(u.begin(), u.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+    });
+}
+
+// RFC 5280 4.2.1.13: one DistributionPoint whose fullName lists `uris`.
+RawExtension* crl_distribution_points(const std::vector<std::string>& uris) {
+    std::vector<uint8_t> v;
+    Botan::DER_Encoder der(v);
+    der.start_cons(Botan::SEQUENCE).start_cons(Botan::SEQUENCE)
+        .start_cons(Botan::ASN1_Tag(0), Botan::CONTEXT_SPECIFIC)   // distributionPoint
+        .start_cons(Botan::ASN1_Tag(0), Botan::CONTEXT_SPECIFIC);  // fullName
+    for (const auto& u : uris) der.add_object(Botan::ASN1_Tag(6), Botan::CONTEXT_SPECIFIC, u);  // URI
+    der.end_cons().end_cons().end_cons().end_cons();
+    return new RawExtension("2.5.29.31", v);
+}
+
+// RFC 5280 4.2.2.1: one id-ad-ocsp AccessDescription per URI.
+RawExtension* ocsp_access(const std::vector<std::string>& uris) {
+    std::vector<uint8_t> v;
+    Botan::DER_Encoder der(v);
+    der.start_cons(Botan::SEQUENCE);
+    for (const auto& u : uris)
+        der.start_cons(Botan::SEQUENCE)
+            .encode(Botan::OID("1.3.6.1.5.5.7.48.1"))
+            .add_object(Botan::ASN1_Tag(6), Botan::CONTEXT_SPECIFIC, u)
+            .end_cons();
+    der.end_cons();
+    return new RawExtension("1.3.6.1.5.5.7.1.1", v);
+}
 
 }  // namespace
 
@@ -104,6 +156,11 @@ Result<CertInfo> parse_certificate(ByteView der) {
             if (oid == Botan::OID::from_string("PKIX.ClientAuth")) info.eku_client_auth = true;
             if (oid == Botan::OID::from_string("PKIX.ServerAuth")) info.eku_server_auth = true;
         }
+        using CDP = Botan::Cert_Extension::CRL_Distribution_Points;
+        if (const auto* cdp = cert.v3_extensions().get_extension_object_as<CDP>())
+            for (const auto& point : cdp->distribution_points())
+                for (const auto& uri : point.point().get_attribute("URI")) info.crl_urls.push_back(uri);
+        info.ocsp_url = cert.ocsp_responder();  // Botan 2 keeps the last if there are several
         return info;
     } catch (const std::exception& e) {
         return make_error(Code::field_invalid, std::string("certificate does not parse: ") + e.what());
@@ -236,6 +293,10 @@ Result<Bytes> issue_certificate(const PrivateKey& issuer_key, ByteView issuer_ce
             for (const auto& ip : p.san_ips) san.add_attribute("IP", ip);
             ext.add(new Botan::Cert_Extension::Subject_Alternative_Name(san), false);
         }
+        if (!ascii_uris(p.crl_urls) || !ascii_uris(p.ocsp_urls))
+            return make_error(Code::bad_argument, "CRL and OCSP URIs must be non-empty printable ASCII");
+        if (!p.crl_urls.empty()) ext.add(crl_distribution_points(p.crl_urls), false);
+        if (!p.ocsp_urls.empty()) ext.add(ocsp_access(p.ocsp_urls), false);
 
         Botan::AlgorithmIdentifier sig_algo;
         auto signer = Botan::X509_Object::choose_sig_format(sig_algo, *issuer_key.impl().key, brng,

@@ -1,0 +1,49 @@
+// The server's two HTTP listeners, beside the IRP listener:
+//   admin (loopback by default): the JSON admin API (bearer token) and /metrics
+//   http: CRL and OCSP for relying parties (no authentication, by design)
+// Both run on cpp-httplib's own threads; neither touches the IRP sessions.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "admin/metrics.hpp"
+#include "config/config.hpp"
+#include "revocation/revocation.hpp"
+#include "store/store.hpp"
+
+namespace irp::server {
+
+using LogLine = std::function<void(const std::string&)>;
+
+struct HttpDeps {
+    Store& store;
+    RevocationService& revocation;
+    Metrics& metrics;
+    std::string admin_token;  // empty: the admin API answers 503
+    std::string domain;
+    std::function<std::int64_t()> clock;
+    LogLine log;
+};
+
+class HttpFrontends {
+public:
+    HttpFrontends(HttpDeps deps, std::string admin_listen, std::string http_listen);
+    ~HttpFrontends();
+    HttpFrontends(const HttpFrontends&) = delete;
+    HttpFrontends& operator=(const HttpFrontends&) = delete;
+
+    // Binds both listeners and starts serving; ports are known afterwards.
+    Result<void> start();
+    void stop();
+    std::uint16_t admin_port() const;
+    std::uint16_t http_port() const;
+
+    struct Impl;
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace irp::server

@@ -1,0 +1,242 @@
+// irpctl: the operator's CLI over irp-server's admin API. Finds the API and
+// its token from the server's config (--config) or from --url/--token-file.
+// Human-readable tables by default, the API's JSON with --json.
+#include <CLI/CLI.hpp>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+
+#include "config/config.hpp"
+#include "irp/platform/files.hpp"
+
+using json = nlohmann::json;
+using namespace irp;
+
+namespace {
+
+std::string when(const json& v) {
+    if (!v.is_number_integer()) return "-";
+    const std::time_t t = v.get<std::int64_t>();
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
+    return buf;
+}
+
+std::string str(const json& j, const char* key) {
+    if (!j.contains(key)) return "";
+    const auto& v = j.at(key);
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
+    return v.dump();
+}
+
+// Prints rows as aligned columns.
+void table(const std::vector<std::string>& head, const std::vector<std::vector<std::string>>& rows) {
+    std::vector<std::size_t> w(head.size());
+    for (std::size_t i = 0; i < head.size(); ++i) w[i] = head[i].size();
+    for (const auto& r : rows)
+        for (std::size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
+    auto line = [&](const std::vector<std::string>& r) {
+        for (std::size_t i = 0; i < r.size(); ++i)
+            std::printf("%-*s%s", static_cast<int>(w[i]), r[i].c_str(), i + 1 < r.size() ? "  " : "\n");
+    };
+    line(head);
+    for (const auto& r : rows) line(r);
+    if (rows.empty()) std::printf("(none)\n");
+}
+
+struct Api {
+    std::string url;
+    std::string token;
+    bool as_json = false;
+
+    // Returns the JSON body, or exits with a clear message.
+    std::optional<json> call(const std::string& method, const std::string& path, const json* body = nullptr) {
+        httplib::Client cli(url);
+        cli.set_connection_timeout(5, 0);
+        cli.set_read_timeout(30, 0);
+        const httplib::Headers headers{{"Authorization", "Bearer " + token}};
+        auto res = method == "GET" ? cli.Get(path, headers)
+                                   : cli.Post(path, headers, body ? body->dump() : "{}", "application/json");
+        if (!res) {
+            std::fprintf(stderr, "irpctl: cannot reach the admin API at %s: %s\n", url.c_str(),
+                         httplib::to_string(res.error()).c_str());
+            return std::nullopt;
+        }
+        json j = json::parse(res->body, nullptr, false);
+        if (res->status != 200) {
+            const std::string msg = !j.is_discarded() && j.contains("error") ? str(j["error"], "message") : res->body;
+            std::fprintf(stderr, "irpctl: %s %s: HTTP %d: %s\n", method.c_str(), path.c_str(), res->status, msg.c_str());
+            return std::nullopt;
+        }
+        if (j.is_discarded()) {
+            std::fprintf(stderr, "irpctl: the admin API sent something that is not JSON\n");
+            return std::nullopt;
+        }
+        return j;
+    }
+};
+
+std::vector<std::string> cert_row(const json& c) {
+    return {str(c, "serial"), str(c, "device_id"), str(c, "status"),
+            c.value("revoked", false) ? "revoked (" + str(c, "revocation_reason") + ")" : "-", when(c["not_after"])};
+}
+
+std::string query(std::initializer_list<std::pair<std::string, std::string>> kv) {
+    std::string q;
+    for (const auto& [k, v] : kv)
+        if (!v.empty()) q += (q.empty() ? "?" : "&") + k + "=" + httplib::detail::encode_query_param(v);
+    return q;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"irpctl: administer an irp-server domain through its admin API"};
+    app.require_subcommand(1);
+    std::string config_path, url, token_file;
+    bool as_json = false;
+    app.add_option("--config", config_path, "the server's server.toml (gives the admin URL and token)");
+    app.add_option("--url", url, "admin API base URL, e.g. http://127.0.0.1:4605");
+    app.add_option("--token-file", token_file, "file holding the admin bearer token");
+    app.add_flag("--json", as_json, "print the API's JSON");
+
+    std::string after, device, status, serial, reason = "unspecified";
+    std::size_t limit = 100;
+    bool revoked_only = false;
+    auto* devices = app.add_subcommand("devices", "list devices");
+    devices->add_option("--after", after, "page: device ids after this one");
+    devices->add_option("--limit", limit, "page size (1-1000)");
+    auto* dev = app.add_subcommand("device", "show one device and its certificates");
+    dev->add_option("id", device, "device id")->required();
+    auto* certs = app.add_subcommand("certs", "list certificates");
+    certs->add_option("--device", device, "only this device's");
+    certs->add_option("--status", status, "issued, installed, superseded or install_failed");
+    certs->add_flag("--revoked", revoked_only, "only revoked certificates");
+    certs->add_option("--after", after, "page: serials after this one");
+    certs->add_option("--limit", limit, "page size (1-1000)");
+    auto* cert = app.add_subcommand("cert", "show one certificate (with its PEM)");
+    cert->add_option("serial", serial, "serial, hex")->required();
+    auto* revoke = app.add_subcommand("revoke", "revoke a certificate, or every certificate of a device");
+    auto* by_serial = revoke->add_option("--serial", serial, "serial, hex");
+    revoke->add_option("--device", device, "device id")->excludes(by_serial);
+    revoke->add_option("--reason", reason,
+                       "unspecified, keyCompromise, cACompromise, affiliationChanged, superseded, "
+                       "cessationOfOperation, privilegeWithdrawn")
+        ->capture_default_str();
+    auto* audit = app.add_subcommand("audit", "show the audit log, newest first");
+    audit->add_option("--limit", limit, "how many events");
+    auto* crl = app.add_subcommand("crl", "show the current CRL's number, dates and size");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : 2;
+    }
+
+    Api api;
+    api.as_json = as_json;
+    if (!config_path.empty()) {
+        auto cfg = server::load_config(config_path);
+        if (!cfg) {
+            std::fprintf(stderr, "irpctl: %s\n", cfg.error().message.c_str());
+            return 2;
+        }
+        if (url.empty()) url = "http://" + cfg->admin_listen;
+        if (token_file.empty()) token_file = cfg->admin_token_file;
+    }
+    if (url.empty() || token_file.empty()) {
+        std::fprintf(stderr, "irpctl: give --config, or both --url and --token-file\n");
+        return 2;
+    }
+    auto token = platform::read_file(token_file, 4096);
+    if (!token) {
+        std::fprintf(stderr, "irpctl: %s\n", token.error().message.c_str());
+        return 2;
+    }
+    api.url = url;
+    api.token = *token;
+    while (!api.token.empty() && (api.token.back() == '\n' || api.token.back() == '\r')) api.token.pop_back();
+
+    auto emit = [&](const std::optional<json>& j, const std::function<void(const json&)>& human) {
+        if (!j) return 1;
+        if (as_json)
+            std::cout << j->dump(2) << "\n";
+        else
+            human(*j);
+        return 0;
+    };
+    const std::string lim = std::to_string(limit);
+
+    if (*devices)
+        return emit(api.call("GET", "/v1/devices" + query({{"after", after}, {"limit", lim}})), [](const json& j) {
+            std::vector<std::vector<std::string>> rows;
+            for (const auto& d : j["devices"])
+                rows.push_back({str(d, "device_id"), str(d, "class"), when(d["first_seen"]), when(d["last_seen"])});
+            table({"DEVICE", "CLASS", "FIRST SEEN", "LAST SEEN"}, rows);
+        });
+    if (*dev)
+        return emit(api.call("GET", "/v1/devices/" + device), [](const json& j) {
+            const auto& d = j["device"];
+            std::printf("device:     %s\nclass:      %s\nfirst seen: %s\nlast seen:  %s\n\n", str(d, "device_id").c_str(),
+                        str(d, "class").c_str(), when(d["first_seen"]).c_str(), when(d["last_seen"]).c_str());
+            std::vector<std::vector<std::string>> rows;
+            for (const auto& c : j["certificates"]) rows.push_back(cert_row(c));
+            table({"SERIAL", "DEVICE", "STATUS", "REVOKED", "NOT AFTER"}, rows);
+        });
+    if (*certs)
+        return emit(api.call("GET", "/v1/certificates" + query({{"device", device}, {"status", status},
+                                                                {"revoked", revoked_only ? "true" : ""},
+                                                                {"after", after}, {"limit", lim}})),
+                    [](const json& j) {
+                        std::vector<std::vector<std::string>> rows;
+                        for (const auto& c : j["certificates"]) rows.push_back(cert_row(c));
+                        table({"SERIAL", "DEVICE", "STATUS", "REVOKED", "NOT AFTER"}, rows);
+                    });
+    if (*cert)
+        return emit(api.call("GET", "/v1/certificates/" + serial), [](const json& c) {
+            std::printf("serial:     %s\ndevice:     %s\nclass:      %s\nstatus:     %s\nvalid:      %s .. %s\n"
+                        "revoked:    %s\nreplaces:   %s\nreplaced by: %s\n%s",
+                        str(c, "serial").c_str(), str(c, "device_id").c_str(), str(c, "class").c_str(),
+                        str(c, "status").c_str(), when(c["not_before"]).c_str(), when(c["not_after"]).c_str(),
+                        c.value("revoked", false) ? (when(c["revoked_at"]) + " (" + str(c, "revocation_reason") + ")").c_str() : "no",
+                        str(c, "replaces").c_str(), str(c, "replaced_by").c_str(), str(c, "pem").c_str());
+        });
+    if (*revoke) {
+        if (serial.empty() == device.empty()) {
+            std::fprintf(stderr, "irpctl: revoke needs --serial or --device\n");
+            return 2;
+        }
+        const json body{{"reason", reason}};
+        const std::string path = serial.empty() ? "/v1/devices/" + device + "/revoke" : "/v1/certificates/" + serial + "/revoke";
+        return emit(api.call("POST", path, &body), [](const json& j) {
+            if (j.contains("revoked") && j["revoked"].is_array()) {
+                std::printf("revoked %zu certificate(s) of %s (%s)\n", j["revoked"].size(), str(j, "device_id").c_str(),
+                            str(j, "reason").c_str());
+                for (const auto& s : j["revoked"]) std::printf("  %s\n", s.get<std::string>().c_str());
+            } else {
+                std::printf("revoked %s of %s (%s)\n", str(j, "revoked").c_str(), str(j, "device_id").c_str(),
+                            str(j, "reason").c_str());
+            }
+        });
+    }
+    if (*audit)
+        return emit(api.call("GET", "/v1/audit" + query({{"limit", lim}})), [](const json& j) {
+            std::vector<std::vector<std::string>> rows;
+            for (const auto& e : j["events"])
+                rows.push_back({when(e["at"]), str(e, "actor"), str(e, "action"), str(e, "device_id"),
+                                str(e, "serial").substr(0, 16), str(e, "peer"), str(e, "detail")});
+            table({"AT", "ACTOR", "ACTION", "DEVICE", "SERIAL", "FROM", "DETAIL"}, rows);
+        });
+    if (*crl)
+        return emit(api.call("GET", "/v1/crl"), [](const json& j) {
+            std::printf("CRL number %s, %s entries, this update %s, next update %s\n", str(j, "number").c_str(),
+                        str(j, "entries").c_str(), when(j["this_update"]).c_str(), when(j["next_update"]).c_str());
+        });
+    return 2;
+}

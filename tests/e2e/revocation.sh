@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# End-to-end revocation and administration: irpctl over the admin API, the
+# CRL and OCSP endpoints checked by real OpenSSL and GnuTLS, and what a
+# revoked device can no longer do.
+# Usage: revocation.sh irp-server idwallet irpctl
+set -u
+SERVER=$(realpath "$1"); WALLET=$(realpath "$2"); CTL=$(realpath "$3")
+WORK=$(mktemp -d /tmp/irp-revocation.XXXXXX)
+PASS=0; FAIL=0; SERVER_PID=""
+cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+ok()   { PASS=$((PASS + 1)); echo "  ok   $1"; }
+bad()  { FAIL=$((FAIL + 1)); echo "  FAIL $1"; }
+check() { local what=$1; shift; if "$@" >/dev/null 2>&1; then ok "$what"; else bad "$what"; fi; }
+expect_rc() {
+    local want=$1 what=$2; shift 2
+    "$@" >"$WORK/last.out" 2>&1; local got=$?
+    if [ "$got" = "$want" ]; then ok "$what (exit $got)"; else bad "$what: exit $got, wanted $want: $(tail -3 "$WORK/last.out")"; fi
+}
+
+"$SERVER" init --dir "$WORK/ca" --domain rev.example --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+    --http-listen 127.0.0.1:0 >/dev/null || { echo "init failed"; exit 1; }
+"$SERVER" run --config "$WORK/ca/server.toml" 2>"$WORK/server.log" &
+SERVER_PID=$!
+for _ in $(seq 1 100); do grep -q 'CRL and OCSP on' "$WORK/server.log" 2>/dev/null && break; sleep 0.05; done
+PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/server.log" | head -1)
+ADMIN=$(sed -n 's/.*admin API on \(http:\/\/[0-9.:]*\).*/\1/p' "$WORK/server.log" | head -1)
+HTTP=$(sed -n 's/.*CRL and OCSP on \(http:\/\/[0-9.:]*\).*/\1/p' "$WORK/server.log" | head -1)
+[ -n "$PORT" ] && [ -n "$ADMIN" ] && [ -n "$HTTP" ] || { echo "server did not start:"; cat "$WORK/server.log"; exit 1; }
+for _ in $(seq 1 100); do curl -sf "$ADMIN/metrics" >/dev/null 2>&1 && break; sleep 0.05; done
+ROOT="$WORK/ca/root-ca.pem"; CA="$WORK/ca/domain-ca.pem"
+CTLC=("$CTL" --url "$ADMIN" --token-file "$WORK/ca/admin.token")
+token() { "$SERVER" token --config "$WORK/ca/server.toml" --class default --device-id "$1"; }
+leaf() { awk '/BEGIN CERT/{n++} n==1' "$WORK/$1/device.crt" >"$WORK/$1/leaf.pem"; echo "$WORK/$1/leaf.pem"; }
+
+echo "== enrollment with revocation pointers"
+for dev in lamp-1 lamp-2; do
+    expect_rc 0 "enroll $dev" "$WALLET" enroll --server "127.0.0.1:$PORT" --trust "$ROOT" --device-id "$dev" \
+        --token "$(token "$dev")" --store "$WORK/$dev"
+done
+L1=$(leaf lamp-1); L2=$(leaf lamp-2)
+TEXT=$(openssl x509 -in "$L1" -noout -text)
+check "certificate carries the CRL distribution point" grep -q "URI:$HTTP/crl/" <<<"$TEXT"
+check "certificate carries the OCSP responder" grep -q "OCSP - URI:$HTTP/ocsp" <<<"$TEXT"
+SERIAL1=$(openssl x509 -in "$L1" -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f')
+
+echo "== OCSP and CRL before revocation"
+openssl ocsp -issuer "$CA" -cert "$L1" -url "$HTTP/ocsp" -CAfile "$ROOT" >"$WORK/ocsp1.out" 2>&1
+check "openssl ocsp says good" grep -q "leaf.pem: good" "$WORK/ocsp1.out"
+check "openssl ocsp verifies the response" grep -q "Response verify OK" "$WORK/ocsp1.out"
+CRL_URL=$(openssl x509 -in "$L1" -noout -ext crlDistributionPoints | sed -n 's/.*URI:\(.*\)/\1/p')
+curl -sf "$CRL_URL" -o "$WORK/crl.der"
+openssl crl -inform DER -in "$WORK/crl.der" -out "$WORK/crl.pem"
+check "the CRL verifies against the domain CA" openssl crl -in "$WORK/crl.pem" -CAfile "$CA" -verify -noout
+check "openssl verify -crl_check accepts an unrevoked device" \
+    openssl verify -crl_check -CAfile "$ROOT" -untrusted "$CA" -CRLfile "$WORK/crl.pem" "$L1"
+
+echo "== administration"
+expect_rc 1 "the admin API refuses a wrong token" "$CTL" --url "$ADMIN" --token-file "$WORK/ca/server.toml" devices
+check "... with HTTP 401" grep -q "HTTP 401" "$WORK/last.out"
+check "the admin API refuses a missing token" test "$(curl -s -o /dev/null -w '%{http_code}' "$ADMIN/v1/devices")" = 401
+expect_rc 2 "irpctl --config names a bad config clearly" "$CTL" --config "$WORK/nope.toml" devices
+check "... with the file" grep -q "nope.toml" "$WORK/last.out"
+expect_rc 0 "irpctl devices" "${CTLC[@]}" devices
+check "it lists both devices" bash -c "grep -q lamp-1 '$WORK/last.out' && grep -q lamp-2 '$WORK/last.out'"
+expect_rc 0 "irpctl cert shows the PEM" "${CTLC[@]}" cert "$SERIAL1"
+check "... with the certificate" grep -q "BEGIN CERTIFICATE" "$WORK/last.out"
+expect_rc 1 "an unknown serial is a clear error" "${CTLC[@]}" cert 00ff
+expect_rc 1 "an unknown reason is refused" "${CTLC[@]}" revoke --serial "$SERIAL1" --reason becauseISaidSo
+
+echo "== revoke lamp-1 (keyCompromise)"
+expect_rc 0 "irpctl revoke --serial" "${CTLC[@]}" revoke --serial "$SERIAL1" --reason keyCompromise
+expect_rc 1 "revoking twice is refused" "${CTLC[@]}" revoke --serial "$SERIAL1"
+check "... as a conflict" grep -q "HTTP 409" "$WORK/last.out"
+openssl ocsp -issuer "$CA" -cert "$L1" -url "$HTTP/ocsp" -CAfile "$ROOT" >"$WORK/ocsp2.out" 2>&1
+check "openssl ocsp now says revoked" grep -q "leaf.pem: revoked" "$WORK/ocsp2.out"
+check "... with the reason" grep -qi "keyCompromise" "$WORK/ocsp2.out"
+openssl ocsp -issuer "$CA" -cert "$L2" -url "$HTTP/ocsp" -CAfile "$ROOT" -nonce >"$WORK/ocsp3.out" 2>&1
+check "the other device is still good (with a nonce)" grep -q "leaf.pem: good" "$WORK/ocsp3.out"
+check "... and the nonce is echoed and verified" bash -c "! grep -qiE 'no nonce|nonce verify error' '$WORK/ocsp3.out'"
+curl -sf "$CRL_URL" -o "$WORK/crl2.der"; openssl crl -inform DER -in "$WORK/crl2.der" -out "$WORK/crl2.pem"
+check "the new CRL verifies" openssl crl -in "$WORK/crl2.pem" -CAfile "$CA" -verify -noout
+check "the new CRL lists the serial" bash -c "openssl crl -in '$WORK/crl2.pem' -noout -text | tr 'A-F' 'a-f' | grep -q '$SERIAL1'"
+N1=$(openssl crl -in "$WORK/crl.pem" -noout -crlnumber | cut -d= -f2); N2=$(openssl crl -in "$WORK/crl2.pem" -noout -crlnumber | cut -d= -f2)
+check "the CRL number increased ($N1 -> $N2)" test "$((16#${N2#0x}))" -gt "$((16#${N1#0x}))"
+openssl verify -crl_check -CAfile "$ROOT" -untrusted "$CA" -CRLfile "$WORK/crl2.pem" "$L1" >"$WORK/v.out" 2>&1
+check "openssl verify -crl_check refuses the revoked device" grep -q "certificate revoked" "$WORK/v.out"
+check "openssl verify -crl_check still accepts the other" \
+    openssl verify -crl_check -CAfile "$ROOT" -untrusted "$CA" -CRLfile "$WORK/crl2.pem" "$L2"
+if command -v certtool >/dev/null; then
+    check "GnuTLS certtool --verify-crl accepts the CRL" certtool --verify-crl --load-ca-certificate "$CA" --infile "$WORK/crl2.pem"
+else
+    bad "GnuTLS certtool is not installed"
+fi
+expect_rc 4 "a revoked device cannot renew" "$WALLET" renew --store "$WORK/lamp-1"
+check "... and is told why" grep -q "207 certificate_not_active" "$WORK/last.out"
+expect_rc 0 "the unrevoked device still renews" "$WALLET" renew --store "$WORK/lamp-2"
+expect_rc 0 "irpctl revoke --device" "${CTLC[@]}" revoke --device lamp-2 --reason cessationOfOperation
+check "... revoked every live certificate of the device" grep -q "revoked 2 certificate" "$WORK/last.out"
+expect_rc 0 "irpctl certs --revoked" "${CTLC[@]}" --json certs --revoked
+check "... lists three revoked certificates" test "$(grep -c '"revoked": true' "$WORK/last.out")" = 3
+expect_rc 0 "irpctl audit" "${CTLC[@]}" audit
+check "the audit log records the revocations" test "$(grep -c ' revoke ' "$WORK/last.out")" -ge 3
+expect_rc 0 "irpctl crl" "${CTLC[@]}" crl
+check "... shows 3 entries" grep -q "3 entries" "$WORK/last.out"
+
+echo "== metrics"
+curl -sf "$ADMIN/metrics" >"$WORK/metrics.txt"
+check "/metrics counts issued enrollments" grep -q 'irp_requests_total{operation="enroll",outcome="issued"} 2' "$WORK/metrics.txt"
+check "/metrics counts rejected renewals" grep -q 'irp_requests_total{operation="renew",outcome="rejected"} 1' "$WORK/metrics.txt"
+check "/metrics has the latency histogram" grep -q 'irp_request_duration_seconds_bucket' "$WORK/metrics.txt"
+check "/metrics has the CRL age" grep -q '^irp_crl_age_seconds [0-9]' "$WORK/metrics.txt"
+
+kill -TERM "$SERVER_PID"; wait "$SERVER_PID"; RC=$?; SERVER_PID=""
+check "server exits cleanly (exit $RC)" test "$RC" = 0
+echo
+echo "revocation: $PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]
