@@ -3,6 +3,8 @@
 # every test: doctest suites, the fuzz-corpus replays and the end-to-end test
 # through CTest, first in a normal build, then under ASan + UBSan.
 set -euo pipefail
+# The PostgreSQL store tests start a private cluster; here they must run, not skip.
+export IRP_REQUIRE_POSTGRES=1
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$IRP_ROOT"
 

@@ -219,31 +219,29 @@ public:
         const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                              std::chrono::system_clock::now().time_since_epoch()).count();
         for (const auto& m : kMigrations) {
-            const std::string what = "migration " + std::to_string(m.version);
-            Tx tx(*this);
-            if (auto r = tx.begin(what); !r) return r;
-            // Serialises servers starting at once; even CREATE TABLE IF NOT
-            // EXISTS races without it. Released at COMMIT or ROLLBACK.
-            if (auto r = query(what, "SELECT pg_advisory_xact_lock($1::bigint)", std::string(kMigrationLock)); !r)
-                return r.error();
-            if (auto r = exec_script("CREATE TABLE IF NOT EXISTS schema_migrations("
-                                     "version INTEGER PRIMARY KEY, applied_at BIGINT)", what); !r)
-                return r;
-            auto newest = scalar(what, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
-            if (!newest) return newest.error();
-            if (*newest > kLatestVersion)  // an older server must not write to a newer schema
-                return make_error(Code::storage_unavailable,
-                                  "database schema version " + std::to_string(*newest) +
+            const std::string name = "migration " + std::to_string(m.version);
+            auto r = in_tx<void>(name, [&](const std::string& what) -> Result<void> {
+                // Serialises servers starting at once; even CREATE TABLE IF NOT
+                // EXISTS races without it. Released at COMMIT or ROLLBACK.
+                if (auto r = query(what, "SELECT pg_advisory_xact_lock($1::bigint)", std::string(kMigrationLock)); !r)
+                    return r.error();
+                if (auto r = exec_script("CREATE TABLE IF NOT EXISTS schema_migrations("
+                                         "version INTEGER PRIMARY KEY, applied_at BIGINT)", what); !r)
+                    return r;
+                auto newest = scalar(what, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+                if (!newest) return newest.error();
+                if (*newest > kLatestVersion)  // an older server must not write to a newer schema
+                    return make_error(Code::storage_unavailable, "database schema version " + std::to_string(*newest) +
                                       " is newer than this server supports (" + std::to_string(kLatestVersion) + ")");
-            auto applied = scalar(what, "SELECT COUNT(*) FROM schema_migrations WHERE version = $1",
-                                  std::int64_t{m.version});
-            if (!applied) return applied.error();
-            if (*applied > 0) continue;
-            if (auto r = exec_script(m.sql, what); !r) return r;
-            auto rec = run(what, "INSERT INTO schema_migrations(version, applied_at) VALUES($1, $2)",
-                           std::int64_t{m.version}, std::int64_t{now});
-            if (!rec) return rec.error();
-            if (auto r = tx.commit(what); !r) return r;
+                auto applied = scalar(what, "SELECT COUNT(*) FROM schema_migrations WHERE version = $1",
+                                      std::int64_t{m.version});
+                if (!applied || *applied > 0) return applied ? Result<void>() : applied.error();
+                if (auto r = exec_script(m.sql, what); !r) return r;
+                auto rec = run(what, "INSERT INTO schema_migrations(version, applied_at) VALUES($1, $2)",
+                               std::int64_t{m.version}, std::int64_t{now});
+                return rec ? Result<void>() : rec.error();
+            });
+            if (!r) return r;
         }
         return {};
     }
@@ -251,9 +249,7 @@ public:
     Result<void> record_issuance(const IssuanceRecord& rec) override {
         const auto& c = rec.certificate;
         const auto& a = rec.audit;
-        return call<void>("record_issuance", [&](const std::string& what) -> Result<void> {
-            Tx tx(*this);
-            if (auto r = tx.begin(what); !r) return r;
+        return write<void>("record_issuance", [&](const std::string& what) -> Result<void> {
             // Locks the device row first, like every write (see the top).
             auto dev = run(what + ": upsert device",
                            "INSERT INTO devices(device_id, class_id, first_seen, last_seen) VALUES($1, $2, $3, $3)"
@@ -271,17 +267,14 @@ public:
             if (!cert) return cert.error();
             if (!c.replaces.empty())
                 if (auto r = supersede(c, what); !r) return r;
-            if (auto r = insert_audit(a, what); !r) return r;
-            return tx.commit(what);
+            return insert_audit(a, what);
         });
     }
 
     Result<void> record_install(const std::string& serial_hex, std::uint32_t report,
                                 const AuditEvent& audit) override {
         const auto status = static_cast<std::int64_t>(report == 0 ? CertStatus::installed : CertStatus::install_failed);
-        return call<void>("record_install " + serial_hex, [&](const std::string& what) -> Result<void> {
-            Tx tx(*this);
-            if (auto r = tx.begin(what); !r) return r;
+        return write<void>("record_install " + serial_hex, [&](const std::string& what) -> Result<void> {
             // Device first, then the certificate: the lock order of record_issuance.
             auto dev = run(what + ": update device",
                            "UPDATE devices SET last_seen = $1 WHERE device_id ="
@@ -293,14 +286,14 @@ public:
                             status, std::int64_t{report}, serial_hex);
             if (!cert) return cert.error();
             if (*cert == 0) return make_error(Code::unknown_certificate, what + ": no such certificate");
-            if (auto r = insert_audit(audit, what); !r) return r;
-            return tx.commit(what);
+            return insert_audit(audit, what);
         });
     }
 
     Result<std::optional<CertificateRecord>> find_certificate(const std::string& serial_hex) override {
-        return call<std::optional<CertificateRecord>>("find_certificate " + serial_hex,
-            [&](const std::string& what) { return one(collect(what, read_cert, kSelectCert + " WHERE serial = $1", serial_hex)); });
+        return call<std::optional<CertificateRecord>>("find_certificate " + serial_hex, [&](const std::string& what) {
+            return one(collect(what, read_cert, kSelectCert + " WHERE serial = $1", serial_hex));
+        });
     }
 
     Result<std::vector<CertificateRecord>> certificates_of(const std::string& device_id) override {
@@ -321,20 +314,20 @@ public:
     }
 
     Result<std::int64_t> count_certificates() override {
-        return call<std::int64_t>("count_certificates",
-                                  [&](const std::string& what) { return scalar(what, "SELECT COUNT(*) FROM certificates"); });
+        return call<std::int64_t>("count_certificates", [&](const std::string& what) {
+            return scalar(what, "SELECT COUNT(*) FROM certificates");
+        });
     }
 
     Result<std::int64_t> count_devices() override {
-        return call<std::int64_t>("count_devices",
-                                  [&](const std::string& what) { return scalar(what, "SELECT COUNT(*) FROM devices"); });
+        return call<std::int64_t>("count_devices", [&](const std::string& what) {
+            return scalar(what, "SELECT COUNT(*) FROM devices");
+        });
     }
 
     Result<void> revoke(const std::string& serial_hex, std::int32_t reason, std::int64_t at,
                         const AuditEvent& audit) override {
-        return call<void>("revoke " + serial_hex, [&](const std::string& what) -> Result<void> {
-            Tx tx(*this);
-            if (auto r = tx.begin(what); !r) return r;
+        return write<void>("revoke " + serial_hex, [&](const std::string& what) -> Result<void> {
             auto exists = scalar(what, "SELECT COUNT(*) FROM certificates WHERE serial = $1", serial_hex);
             if (!exists) return exists.error();
             if (*exists == 0) return make_error(Code::unknown_certificate, "no certificate with serial " + serial_hex);
@@ -344,9 +337,9 @@ public:
                                  " WHERE serial = $3 AND revoked_at IS NULL",
                            at, std::int64_t{reason}, serial_hex);
             if (!upd) return upd.error();
-            if (*upd == 0) return make_error(Code::certificate_not_active, "certificate " + serial_hex + " is already revoked");
-            if (auto r = insert_audit(audit, what); !r) return r;
-            return tx.commit(what);
+            if (*upd == 0)
+                return make_error(Code::certificate_not_active, "certificate " + serial_hex + " is already revoked");
+            return insert_audit(audit, what);
         });
     }
 
@@ -361,16 +354,11 @@ public:
     }
 
     Result<std::int64_t> next_crl_number(const std::string& issuer) override {
-        return call<std::int64_t>("next_crl_number " + issuer, [&](const std::string& what) -> Result<std::int64_t> {
-            // One atomic statement; the explicit transaction only marks the
-            // COMMIT, after which a lost connection must not replay the call.
-            Tx tx(*this);
-            if (auto r = tx.begin(what); !r) return r.error();
-            auto n = scalar(what, "INSERT INTO crl_numbers(issuer, last) VALUES($1, 1) ON CONFLICT(issuer)"
-                                  " DO UPDATE SET last = crl_numbers.last + 1 RETURNING last", issuer);
-            if (!n) return n.error();
-            if (auto r = tx.commit(what); !r) return r.error();
-            return *n;
+        // One atomic statement; the explicit transaction only marks the
+        // COMMIT, after which a lost connection must not replay the call.
+        return write<std::int64_t>("next_crl_number " + issuer, [&](const std::string& what) {
+            return scalar(what, "INSERT INTO crl_numbers(issuer, last) VALUES($1, 1) ON CONFLICT(issuer)"
+                                " DO UPDATE SET last = crl_numbers.last + 1 RETURNING last", issuer);
         });
     }
 
@@ -402,35 +390,6 @@ public:
     }
 
 private:
-    // Rolls back unless commit() succeeded: a failed call leaves nothing half-written.
-    class Tx {
-    public:
-        explicit Tx(PgStore& s) : s_(s) {}
-        Tx(const Tx&) = delete;
-        Tx& operator=(const Tx&) = delete;
-        ~Tx() {
-            // A dead connection has no transaction left to roll back.
-            if (open_ && PQtransactionStatus(s_.conn_.get()) != PQTRANS_IDLE &&
-                PQtransactionStatus(s_.conn_.get()) != PQTRANS_UNKNOWN)
-                Res(PQexec(s_.conn_.get(), "ROLLBACK"));
-        }
-        Result<void> begin(const std::string& what) {
-            auto r = s_.exec_script("BEGIN", what + ": begin");
-            open_ = r.ok();
-            return r;
-        }
-        Result<void> commit(const std::string& what) {
-            s_.replayable_ = false;  // from here on, the outcome may be unknown
-            auto r = s_.exec_script("COMMIT", what + ": commit");
-            if (r) open_ = false;
-            return r;
-        }
-
-    private:
-        PgStore& s_;
-        bool open_ = false;
-    };
-
     // Runs one call under the mutex. A broken connection is re-established
     // once at the start of the next call, so the server recovers by itself
     // when the database comes back. If the connection looked fine but died
@@ -445,12 +404,41 @@ private:
             if (auto r = reconnect(what); !r) return r.error();
             reconnected = true;
         }
+        rollback();  // only if an earlier call was cut short (bad_alloc)
         replayable_ = true;
         Result<T> r = op(what);
-        return r;
+        if (r.ok() || reconnected || !replayable_ || PQstatus(conn_.get()) == CONNECTION_OK) return r;
         if (auto c = reconnect(what); !c) return c.error();
         replayable_ = true;
         return op(what);
+    }
+
+    // One call whose `body` runs in one transaction, committed only if it succeeded.
+    template <typename T, typename Body>
+    Result<T> write(const std::string& what, Body body) {
+        return call<T>(what, [&](const std::string& w) { return in_tx<T>(w, body); });
+    }
+
+    // BEGIN, `body`, COMMIT; on any failure ROLLBACK, so that a failed call
+    // leaves nothing half-written.
+    template <typename T, typename Body>
+    Result<T> in_tx(const std::string& what, Body body) {
+        if (auto r = exec_script("BEGIN", what + ": begin"); !r) return r.error();
+        Result<T> out = body(what);
+        if (out) {
+            replayable_ = false;  // from COMMIT on, the outcome may be unknown
+            auto r = exec_script("COMMIT", what + ": commit");
+            if (r) return out;
+            out = r.error();
+        }
+        rollback();
+        return out;
+    }
+
+    // A dead connection has no transaction left to roll back.
+    void rollback() {
+        const auto state = PQtransactionStatus(conn_.get());
+        if (state != PQTRANS_IDLE && state != PQTRANS_UNKNOWN) Res(PQexec(conn_.get(), "ROLLBACK"));
     }
 
     Result<void> reconnect(const std::string& what) {
@@ -536,7 +524,9 @@ private:
     // The rule of sqlite_store.cpp's supersede(). SQLite holds the database
     // write lock here; PostgreSQL locks the replaced row, so a concurrent
     // renewal of it waits, then sees this one's outcome and applies the same
-    // rule to it: never two live successors.
+    // rule to it: never two live successors. (The device row, locked first,
+    // already serialises one device's writes; this lock keeps the rule from
+    // depending on that.)
     Result<void> supersede(const CertificateRecord& c, const std::string& what) {
         const std::int64_t kIssued = static_cast<std::int64_t>(CertStatus::issued);
         const std::int64_t kInstalled = static_cast<std::int64_t>(CertStatus::installed);
