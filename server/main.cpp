@@ -69,7 +69,8 @@ int cmd_run(const std::string& config_path) {
     if (!cfg) return fail(cfg.error());
     auto material = server::load_domain(*cfg);
     if (!material) return fail(material.error());
-    auto store = server::open_sqlite_store(cfg->database);
+    auto store = cfg->storage_url.empty() ? server::open_sqlite_store(cfg->database)
+                                          : server::open_postgres_store(cfg->storage_url);
     if (!store) return fail(store.error());
     auto rng = crypto::system_random();
 
@@ -131,7 +132,7 @@ int cmd_run(const std::string& config_path) {
     net::Server server(opts, service, *rng);
     if (auto r = server.listen(); !r) return fail(r.error());
     log("irp-server: domain " + cfg->domain + " listening on " + cfg->listen_host + ":" + std::to_string(server.port()) +
-        " (database " + cfg->database + ")");
+        " (" + (cfg->storage_url.empty() ? "SQLite " + cfg->database : std::string("PostgreSQL")) + ")");
     log("irp-server: admin API on http://" + server::split_listen(cfg->admin_listen).first + ":" +
         std::to_string(http.admin_port()) + (admin_token.empty() ? " (disabled: no admin.token_file)" : "") +
         "; CRL and OCSP on http://" + server::split_listen(cfg->http_listen).first + ":" + std::to_string(http.http_port()) +

@@ -23,7 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 static_assert(std::is_same_v<unsigned, std::uint32_t>, "integer keys share one member type");
 
-enum class Kind { listen, domain, integer, path, algorithms, boolean, address, url, opt_path };
+enum class Kind { listen, domain, integer, path, algorithms, boolean, address, url, opt_path, opt_text };
 
 struct KeySpec {
     std::string_view section;
@@ -59,7 +59,8 @@ constexpr KeySpec kKeys[] = {
     path("domain", "ca_key", &Config::ca_key),
     path("domain", "tls_certificate", &Config::tls_certificate),
     path("domain", "tls_key", &Config::tls_key),
-    path("storage", "database", &Config::database),
+    text("storage", "database", Kind::opt_path, &Config::database),
+    text("storage", "url", Kind::opt_text, &Config::storage_url),
     integer("limits", "max_frame_bytes", &Config::max_frame_bytes, 1024, 16'777'216),
     integer("limits", "handshake_timeout_ms", &Config::handshake_timeout_ms, 100, 600'000),
     integer("limits", "idle_timeout_ms", &Config::idle_timeout_ms, 100, 3'600'000),
@@ -232,6 +233,11 @@ struct Parser {
                 while (!(cfg.*k.str).empty() && (cfg.*k.str).back() == '/') (cfg.*k.str).pop_back();
                 return;
             case Kind::opt_path: path(full, n, cfg.*k.str); return;
+            case Kind::opt_text:
+                if (!str || str->empty() || str->size() > 1000 || str->find('\n') != std::string::npos)
+                    return fail(n.source(), "'" + full + "' must be a non-empty string on one line");
+                cfg.*k.str = *str;
+                return;
         }
     }
 
@@ -315,6 +321,14 @@ struct Parser {
                 fail(sec ? sec->source() : toml::source_region{},
                      "missing required key '" + std::string(k.section) + "." + std::string(k.name) + "'");
         }
+        {
+            const toml::node* st = root.get("storage");
+            const bool db = !cfg.database.empty(), url = !cfg.storage_url.empty();
+            if (db == url)
+                fail(st ? st->source() : toml::source_region{},
+                     db ? "give only one of 'storage.database' (SQLite) and 'storage.url' (PostgreSQL)"
+                        : "missing required key 'storage.database' (SQLite) or 'storage.url' (PostgreSQL)");
+        }
         const toml::node* cls = root.get("classes");
         if (!cls || (cls->is_table() && cls->as_table()->empty()))
             fail(cls ? cls->source() : toml::source_region{}, "at least one [classes.<name>] table is required");
@@ -382,7 +396,8 @@ std::string render_config(const Config& cfg) {
                                          [&](const Section& sec) { return sec.name == current; });
             out << "\n# " << s->comment << "\n[" << current << "]\n";
         }
-        if ((k.kind == Kind::url || k.kind == Kind::opt_path) && (cfg.*k.str).empty()) continue;
+        if ((k.kind == Kind::url || k.kind == Kind::opt_path || k.kind == Kind::opt_text) && (cfg.*k.str).empty())
+            continue;
         out << k.name << " = ";
         switch (k.kind) {
             case Kind::listen: out << quote(cfg.listen_host + ":" + std::to_string(cfg.listen_port)); break;
@@ -393,6 +408,7 @@ std::string render_config(const Config& cfg) {
             case Kind::address: out << quote(cfg.*k.str); break;
             case Kind::url: out << quote(cfg.*k.str); break;
             case Kind::opt_path: out << quote(relativize(dir, cfg.*k.str)); break;
+            case Kind::opt_text: out << quote(cfg.*k.str); break;
             case Kind::algorithms:
                 out << "[";
                 for (std::size_t i = 0; i < cfg.key_algorithms.size(); ++i)

@@ -33,8 +33,9 @@ struct Config {
     std::string tls_certificate;
     std::string tls_key;
 
-    // [storage]
-    std::string database;  // SQLite file path, absolute after loading
+    // [storage]: exactly one of the two
+    std::string database;     // SQLite file path, absolute after loading
+    std::string storage_url;  // PostgreSQL conninfo / postgresql:// URL (replicas share it)
 
     // [limits]
     std::uint32_t max_frame_bytes = 64 * 1024;

@@ -120,6 +120,14 @@ void check_equal(const Config& a, const Config& b) {
     CHECK(a.backdate_s == b.backdate_s);
     CHECK(a.key_algorithms == b.key_algorithms);
     CHECK(a.allow_same_key_renewal == b.allow_same_key_renewal);
+    CHECK(a.storage_url == b.storage_url);
+    CHECK(a.admin_listen == b.admin_listen);
+    CHECK(a.admin_token_file == b.admin_token_file);
+    CHECK(a.http_listen == b.http_listen);
+    CHECK(a.http_base_url == b.http_base_url);
+    CHECK(a.crl_validity_s == b.crl_validity_s);
+    CHECK(a.crl_refresh_s == b.crl_refresh_s);
+    CHECK(a.ocsp_validity_s == b.ocsp_validity_s);
     REQUIRE(a.classes.size() == b.classes.size());
     for (auto ia = a.classes.begin(), ib = b.classes.begin(); ia != a.classes.end(); ++ia, ++ib) {
         CHECK(ia->first == ib->first);
@@ -354,4 +362,49 @@ TEST_CASE("config: load_config reads a file and reports a missing one") {
     REQUIRE_FALSE(d.ok());
     CHECK(d.error().code == Code::file_error);
     std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("config: storage is SQLite or PostgreSQL, never both, never neither") {
+    const std::string pg = replace(kMinimal, "database = \"irp.db\"", "url = \"postgresql:///irp?host=/run/pg\"");
+    auto r = parse_config(pg, kOrigin);
+    REQUIRE(r.ok());
+    CHECK(r->database.empty());
+    CHECK(r->storage_url == "postgresql:///irp?host=/run/pg");
+    // Round trip keeps the URL.
+    auto again = parse_config(render_config(*r), kOrigin);
+    REQUIRE(again.ok());
+    CHECK(again->storage_url == r->storage_url);
+
+    const std::string both = replace(kMinimal, "database = \"irp.db\"", "database = \"irp.db\"\nurl = \"dbname=irp\"");
+    CHECK(contains(error_of(both), "give only one of 'storage.database'"));
+    const std::string neither = replace(kMinimal, "database = \"irp.db\"", "");
+    CHECK(contains(error_of(neither), "missing required key 'storage.database' (SQLite) or 'storage.url' (PostgreSQL)"));
+    CHECK(contains(error_of(replace(kMinimal, "database = \"irp.db\"", "url = \"\"")), "storage.url"));
+}
+
+TEST_CASE("config: admin and http sections") {
+    const std::string text = kMinimal + R"(
+[admin]
+listen = "127.0.0.1:9605"
+token_file = "admin.token"
+
+[http]
+listen = "0.0.0.0:8080"
+base_url = "http://pki.example.com/irp/"
+crl_validity_s = 7200
+crl_refresh_s = 600
+ocsp_validity_s = 300
+)";
+    auto r = parse_config(text, kOrigin);
+    REQUIRE(r.ok());
+    CHECK(r->admin_listen == "127.0.0.1:9605");
+    CHECK(r->admin_token_file == "/etc/irp/admin.token");
+    CHECK(r->http_listen == "0.0.0.0:8080");
+    CHECK(r->http_base_url == "http://pki.example.com/irp");  // trailing slash dropped
+    CHECK(r->crl_validity_s == 7200);
+    CHECK(r->crl_refresh_s == 600);
+    CHECK(r->ocsp_validity_s == 300);
+    CHECK(contains(error_of(replace(text, "http://pki.example.com/irp/", "ftp://x")), "'http.base_url' must be an http:// URL"));
+    CHECK(contains(error_of(replace(text, "127.0.0.1:9605", "nope")), "'admin.listen' must be"));
+    CHECK(contains(error_of(replace(text, "crl_refresh_s = 600", "crl_refresh_s = 1")), "'http.crl_refresh_s' must be an integer"));
 }
