@@ -239,6 +239,15 @@ void EnrollService::on_rejected(const RequestRejected& rej, const net::PeerInfo&
          "/" + code_name(rej.error.code) + " reason=\"" + printable(rej.error.message, true, 300) + "\"");
 }
 
+void EnrollService::on_refused(const net::PeerInfo& peer, const char* reason) {
+    if (metrics_) metrics_->refused();
+    // One line per refusal would let a flood fill the log: every 100th.
+    const auto n = refused_.fetch_add(1) + 1;
+    if (n == 1 || n % 100 == 0)
+        log_(utc_now() + " connection peer=" + peer.address + " outcome=refused reason=" + reason +
+             " refused_total=" + std::to_string(n));
+}
+
 void EnrollService::on_failure(const Error& err, const net::PeerInfo& peer) {
     if (metrics_) metrics_->session_failure();
     log_(utc_now() + " session peer=" + peer.address + " outcome=failed code=" +

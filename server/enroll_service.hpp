@@ -4,6 +4,7 @@
 // proof of possession.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <map>
@@ -39,6 +40,7 @@ public:
     void on_connection(int delta) override {
         if (metrics_) metrics_->connection(delta);
     }
+    void on_refused(const net::PeerInfo& peer, const char* reason) override;
 
     // The decision without logging; public for tests.
     Result<Issued> decide(const RequestReceived& req, const net::PeerInfo& peer);
@@ -54,6 +56,7 @@ private:
     LogSink log_;
     std::function<std::int64_t()> clock_;
     Metrics* metrics_ = nullptr;
+    std::atomic<std::uint64_t> refused_{0};
 
     // request id -> (serial, device) issued on that connection, so an install
     // report can only speak for the certificate its own exchange received.

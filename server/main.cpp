@@ -117,6 +117,8 @@ int cmd_run(const std::string& config_path) {
     opts.port = cfg->listen_port;
     opts.threads = cfg->threads;
     opts.max_connections = cfg->max_connections;
+    opts.per_source_rate = cfg->per_source_rate;
+    opts.per_source_burst = cfg->per_source_burst;
     opts.drain_timeout = Time{cfg->drain_timeout_ms};
     opts.session.domain = cfg->domain;
     opts.session.ca_chain = {material->ca_der, material->root_der};

@@ -5,8 +5,10 @@
 #include <asio.hpp>
 
 #include <atomic>
+#include <list>
 #include <mutex>
 #include <set>
+#include <unordered_map>
 
 #include "irp/net/server.hpp"
 
@@ -39,7 +41,19 @@ struct Server::Impl {
     std::set<std::shared_ptr<Connection>> live;
     std::atomic<bool> stopping{false};
 
+    // Per-source token buckets, least recently used first out, so a flood of
+    // spoofed-looking sources cannot grow the table without bound.
+    struct Bucket {
+        double tokens;
+        Time last;
+        std::list<std::string>::iterator lru;
+    };
+    std::unordered_map<std::string, Bucket> buckets;
+    std::list<std::string> bucket_lru;
+    static constexpr std::size_t kMaxBuckets = 65'536;
+
     Impl(ServerOptions o, ServerHandler& h, crypto::Random& r) : opts(std::move(o)), handler(h), rng(r) {}
+    bool admit(const std::string& source, Time now);
     void accept();
     void forget(const std::shared_ptr<Connection>& c);
     void begin_stop();
@@ -226,23 +240,59 @@ void Server::Impl::accept() {
             return accept();  // e.g. EMFILE: keep serving the others
         }
         if (stopping) return;
+        std::error_code ep_ec;
+        const auto ep = sock.remote_endpoint(ep_ec);
+        const std::string source = ep_ec ? "unknown" : ep.address().to_string();
+        if (!admit(source, steady_now())) {
+            std::error_code ignored;
+            sock.close(ignored);
+            handler.on_refused(PeerInfo{source}, "rate_limited");
+            return accept();
+        }
         std::shared_ptr<Connection> conn;
+        bool capped = false;
         {
             std::lock_guard lock(mu);
             if (live.size() >= opts.max_connections) {
                 std::error_code ignored;
                 sock.close(ignored);  // over the limit: refuse, keep the others
+                capped = true;
             } else {
                 conn = std::make_shared<Connection>(*this, std::move(sock));
                 live.insert(conn);
             }
         }
+        if (capped) handler.on_refused(PeerInfo{source}, "connection_cap");
         if (conn) {
             handler.on_connection(+1);
             conn->start();
         }
         accept();
     });
+}
+
+// Runs on the control strand only (the accept handler), so no lock.
+bool Server::Impl::admit(const std::string& source, Time now) {
+    if (opts.per_source_rate <= 0) return true;
+    const double burst = opts.per_source_burst > 0 ? std::max(1.0, opts.per_source_burst) : std::max(1.0, 2 * opts.per_source_rate);
+    auto it = buckets.find(source);
+    if (it == buckets.end()) {
+        if (buckets.size() >= kMaxBuckets) {
+            buckets.erase(bucket_lru.front());
+            bucket_lru.pop_front();
+        }
+        bucket_lru.push_back(source);
+        it = buckets.emplace(source, Bucket{burst, now, std::prev(bucket_lru.end())}).first;
+    } else {
+        bucket_lru.splice(bucket_lru.end(), bucket_lru, it->second.lru);
+    }
+    Bucket& b = it->second;
+    const double elapsed_s = static_cast<double>((now - b.last).count()) / 1000.0;
+    b.tokens = std::min(burst, b.tokens + elapsed_s * opts.per_source_rate);
+    b.last = now;
+    if (b.tokens < 1.0) return false;
+    b.tokens -= 1.0;
+    return true;
 }
 
 void Server::Impl::forget(const std::shared_ptr<Connection>& c) {

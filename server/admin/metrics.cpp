@@ -59,6 +59,9 @@ std::string Metrics::render(std::int64_t now) const {
     out += "# HELP irp_session_failures_total Sessions ended by protocol errors, deadlines or TLS failures.\n"
            "# TYPE irp_session_failures_total counter\n";
     line("irp_session_failures_total", session_failures_);
+    out += "# HELP irp_connections_refused_total Connections refused by the per-source rate limit or the cap.\n"
+           "# TYPE irp_connections_refused_total counter\n";
+    line("irp_connections_refused_total", refused_);
     const std::int64_t signed_at = crl_signed_at_.load();
     out += "# HELP irp_crl_age_seconds Age of the CRL last signed by this server (-1: none yet).\n"
            "# TYPE irp_crl_age_seconds gauge\n";

@@ -19,6 +19,7 @@ public:
     void database(double seconds);
     void connection(int delta) { open_connections_ += delta; }
     void session_failure() { ++session_failures_; }
+    void refused() { ++refused_; }
     void crl_signed(std::int64_t at) { crl_signed_at_ = at; }
 
     std::string render(std::int64_t now) const;
@@ -35,6 +36,7 @@ private:
     std::atomic<std::uint64_t> enroll_issued_{0}, enroll_rejected_{0}, renew_issued_{0}, renew_rejected_{0};
     std::atomic<std::int64_t> open_connections_{0};
     std::atomic<std::uint64_t> session_failures_{0};
+    std::atomic<std::uint64_t> refused_{0};
     std::atomic<std::int64_t> crl_signed_at_{0};
     Histogram request_latency_;
     Histogram db_latency_;

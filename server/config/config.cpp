@@ -67,6 +67,8 @@ constexpr KeySpec kKeys[] = {
     integer("limits", "exchange_timeout_ms", &Config::exchange_timeout_ms, 100, 3'600'000),
     integer("limits", "challenge_ttl_s", &Config::challenge_ttl_s, 1, 3600),
     integer("limits", "drain_timeout_ms", &Config::drain_timeout_ms, 0, 600'000),
+    integer("limits", "per_source_rate", &Config::per_source_rate, 0, 1'000'000),
+    integer("limits", "per_source_burst", &Config::per_source_burst, 0, 1'000'000),
     integer("profile", "validity_days", &Config::validity_days, 1, 36'500),
     integer("profile", "backdate_s", &Config::backdate_s, 0, 86'400),
     special("profile", "key_algorithms", Kind::algorithms),

@@ -44,6 +44,8 @@ struct Config {
     std::uint32_t exchange_timeout_ms = 120'000;
     std::uint32_t challenge_ttl_s = 60;
     std::uint32_t drain_timeout_ms = 10'000;
+    std::uint32_t per_source_rate = 0;   // new connections/s per source address; 0 = unlimited
+    std::uint32_t per_source_burst = 0;  // 0 = twice the rate
 
     // [profile]
     std::uint32_t validity_days = 365;

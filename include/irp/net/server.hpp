@@ -29,6 +29,12 @@ public:
     virtual void on_failure(const Error& err, const PeerInfo& peer) = 0;
     // A connection opened (+1) or closed (-1); for gauges. Default: ignored.
     virtual void on_connection(int delta) { (void)delta; }
+    // A connection refused by the per-source rate limit or the connection
+    // cap (reason: "rate_limited" / "connection_cap"). Default: ignored.
+    virtual void on_refused(const PeerInfo& peer, const char* reason) {
+        (void)peer;
+        (void)reason;
+    }
 };
 
 struct ServerOptions {
@@ -36,6 +42,11 @@ struct ServerOptions {
     std::uint16_t port = kDefaultPort;  // 0: pick a free port
     unsigned threads = 2;
     unsigned max_connections = 1024;
+    // New connections per second from one source address (token bucket;
+    // 0 = unlimited) and the burst it may save up. Over the limit, a
+    // connection is closed at once, before TLS, and the handler is told.
+    double per_source_rate = 0;
+    double per_source_burst = 0;
     Time drain_timeout{10'000};
     bool handle_signals = true;  // SIGINT/SIGTERM -> stop()
     ServerSessionConfig session;

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# One bad client must not hurt the others: the per-source connection rate
+# limit refuses a flood before TLS, the refusals are counted, and a device
+# that comes back later is served.
+# Usage: limits.sh irp-server idwallet
+set -u
+SERVER=$(realpath "$1"); WALLET=$(realpath "$2")
+WORK=$(mktemp -d /tmp/irp-limits.XXXXXX)
+PASS=0; FAIL=0; SERVER_PID=""
+cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+ok()   { PASS=$((PASS + 1)); echo "  ok   $1"; }
+bad()  { FAIL=$((FAIL + 1)); echo "  FAIL $1"; }
+check() { local what=$1; shift; if "$@" >/dev/null 2>&1; then ok "$what"; else bad "$what"; fi; }
+
+"$SERVER" init --dir "$WORK/ca" --domain limits.example --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+    --http-listen 127.0.0.1:0 >/dev/null || exit 1
+sed -i 's/^per_source_rate = .*/per_source_rate = 2/; s/^per_source_burst = .*/per_source_burst = 3/' "$WORK/ca/server.toml"
+"$SERVER" run --config "$WORK/ca/server.toml" 2>"$WORK/server.log" &
+SERVER_PID=$!
+for _ in $(seq 1 100); do grep -q 'CRL and OCSP on' "$WORK/server.log" 2>/dev/null && break; sleep 0.05; done
+[ -n "$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/server.log")" ] || { cat "$WORK/server.log"; exit 1; }
+PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/server.log" | head -1)
+ADMIN=$(sed -n 's/.*admin API on \(http:\/\/[0-9.:]*\).*/\1/p' "$WORK/server.log" | head -1)
+
+# Ten connections at once: an admitted one stays open (the server waits for
+# TLS), a refused one is closed at once (EOF before the timeout).
+ADMITTED=0; REFUSED=0
+for i in $(seq 1 10); do
+    ( exec 3<>/dev/tcp/127.0.0.1/"$PORT" && timeout 1 cat <&3 >/dev/null; echo $? >"$WORK/c$i" ) &
+done
+wait $(jobs -p | grep -v "^$SERVER_PID$") 2>/dev/null
+for i in $(seq 1 10); do
+    if [ "$(cat "$WORK/c$i")" = 124 ]; then ADMITTED=$((ADMITTED + 1)); else REFUSED=$((REFUSED + 1)); fi
+done
+check "a burst of 10 from one source: the burst is admitted, little more ($ADMITTED admitted)" \
+    bash -c "[ $ADMITTED -ge 3 ] && [ $ADMITTED -le 5 ]"
+check "... and the rest refused before TLS ($REFUSED refused)" test "$REFUSED" -ge 5
+check "refusals are logged" grep -q 'outcome=refused reason=rate_limited' "$WORK/server.log"
+check "refusals are counted in /metrics" bash -c "curl -sf '$ADMIN/metrics' | grep -Eq '^irp_connections_refused_total [1-9]'"
+sleep 2  # the bucket refills
+check "a device that comes back later is served" "$WALLET" enroll --server "127.0.0.1:$PORT" \
+    --trust "$WORK/ca/root-ca.pem" --device-id late-1 \
+    --token "$("$SERVER" token --config "$WORK/ca/server.toml" --class default --device-id late-1)" --store "$WORK/late-1"
+
+kill -TERM "$SERVER_PID"; wait "$SERVER_PID"; SERVER_PID=""
+echo
+echo "limits: $PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]
