@@ -4,31 +4,12 @@
 #include <ctime>
 
 #include "irp/core/transcript.hpp"
+#include "log.hpp"
 
 namespace irp::server {
 
 namespace {
 
-std::string utc_now() {
-    const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
-// Device-supplied text goes into log lines: keep it on one line and short,
-// so a device cannot forge or flood log entries.
-std::string printable(std::string_view s, bool spaces = false, std::size_t max = 80) {
-    std::string out;
-    for (char c : s.substr(0, max)) {
-        const bool ok = (c > 0x20 && c <= 0x7e && c != '"') || (spaces && c == ' ');
-        out.push_back(ok ? c : '?');
-    }
-    if (s.size() > max) out += "...";
-    return out;
-}
 
 Rejected to_rejected(const Error& e) { return Rejected{e.code, e.message}; }
 
@@ -172,23 +153,34 @@ Result<Issued> EnrollService::decide(const RequestReceived& req, const net::Peer
     return Issued{std::move(der.value()), {ca_.material().ca_der, ca_.material().root_der}};
 }
 
+void EnrollService::emit(std::string_view event, const std::vector<LogField>& fields) {
+    log_(render_log(format_, event, fields));
+}
+
+namespace {
+std::string code_text(Code c) { return std::to_string(static_cast<int>(c)) + "/" + code_name(c); }
+}  // namespace
+
 Answer EnrollService::on_request(const RequestReceived& req, const net::PeerInfo& peer) {
     const auto t0 = std::chrono::steady_clock::now();
     auto result = decide(req, peer);
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     char elapsed[32];
     std::snprintf(elapsed, sizeof elapsed, "%.1fms", ms);
-    std::string line = utc_now() + " " + operation_name(req.operation) + " device=" + printable(req.device_id) +
-                       (req.class_id.empty() ? "" : " class=" + printable(req.class_id)) + " peer=" + peer.address +
-                       " request=" + req.request_id;
+    std::vector<LogField> f{{"device", printable(req.device_id)}};
+    if (!req.class_id.empty()) f.emplace_back("class", printable(req.class_id));
+    f.emplace_back("peer", peer.address);
+    f.emplace_back("request", req.request_id);
     Answer a;
     if (result) {
         auto info = crypto::parse_certificate(result->certificate);
-        line += " outcome=issued serial=" + (info ? to_hex(info->serial) : std::string("?"));
+        f.emplace_back("outcome", "issued");
+        f.emplace_back("serial", info ? to_hex(info->serial) : std::string("?"));
         a.result = std::move(result.value());
     } else {
-        line += std::string(" outcome=rejected code=") + std::to_string(static_cast<int>(result.error().code)) + "/" +
-                code_name(result.error().code) + " reason=\"" + printable(result.error().message, true, 300) + "\"";
+        f.emplace_back("outcome", "rejected");
+        f.emplace_back("code", code_text(result.error().code));
+        f.emplace_back("reason", printable(result.error().message, true, 300));
         a.result = to_rejected(result.error());
         // Database and crypto-library text stays in our log; the device
         // gets the code and the request id to quote.
@@ -199,7 +191,8 @@ Answer EnrollService::on_request(const RequestReceived& req, const net::PeerInfo
                                                                    : "the server could not complete the request") +
                                                    " (request " + req.request_id + ")";
     }
-    log_(line + " " + elapsed);
+    f.emplace_back("elapsed", elapsed);
+    emit(operation_name(req.operation), f);
     if (metrics_) metrics_->request(req.operation, std::holds_alternative<Issued>(a.result), ms / 1000.0);
     return a;
 }
@@ -215,28 +208,35 @@ bool EnrollService::on_install_report(const InstallReported& rep, const net::Pee
     }
     const std::string serial = to_hex(rep.certificate_serial);
     const std::string status = install_status_name(static_cast<InstallStatus>(rep.status));
+    std::vector<LogField> f{{"device", issued.second}, {"peer", peer.address}, {"request", rep.request_id}};
     // "Installed" must name the certificate issued. A failure report cannot
     // always do so (the device could not parse what it got, or got another
     // certificate); it still means the one issued here was not installed.
     if (serial != issued.first && rep.status == 0) {
-        log_(utc_now() + " install device=" + issued.second + " peer=" + peer.address + " request=" + rep.request_id +
-             " outcome=ignored reason=\"report names serial " + serial + ", not the one issued\"");
+        f.emplace_back("outcome", "ignored");
+        f.emplace_back("reason", "report names serial " + serial + ", not the one issued");
+        emit("install", f);
         return false;
     }
     const std::string reported = serial == issued.first ? "" : " reported_serial=" + serial;
     AuditEvent ev{clock_(), "device:" + issued.second, "install", issued.second, issued.first, peer.address,
                   "status=" + std::to_string(rep.status) + "/" + status + reported};
     auto r = store_.record_install(issued.first, rep.status, ev);
-    log_(utc_now() + " install device=" + issued.second + " peer=" + peer.address + " request=" + rep.request_id +
-         " serial=" + issued.first + reported + " status=" + status +
-         (r ? "" : " record_failed=\"" + r.error().message + "\""));
+    f.emplace_back("serial", issued.first);
+    if (serial != issued.first) f.emplace_back("reported_serial", serial);
+    f.emplace_back("status", status);
+    if (!r) f.emplace_back("record_failed", printable(r.error().message, true, 300));
+    emit("install", f);
     return r.ok();
 }
 
 void EnrollService::on_rejected(const RequestRejected& rej, const net::PeerInfo& peer) {
-    log_(utc_now() + " " + operation_name(rej.operation) + " device=" + printable(rej.device_id) + " peer=" + peer.address +
-         " request=" + rej.request_id + " outcome=rejected code=" + std::to_string(static_cast<int>(rej.error.code)) +
-         "/" + code_name(rej.error.code) + " reason=\"" + printable(rej.error.message, true, 300) + "\"");
+    emit(operation_name(rej.operation), {{"device", printable(rej.device_id)},
+                                         {"peer", peer.address},
+                                         {"request", rej.request_id},
+                                         {"outcome", "rejected"},
+                                         {"code", code_text(rej.error.code)},
+                                         {"reason", printable(rej.error.message, true, 300)}});
 }
 
 void EnrollService::on_refused(const net::PeerInfo& peer, const char* reason) {
@@ -244,14 +244,14 @@ void EnrollService::on_refused(const net::PeerInfo& peer, const char* reason) {
     // One line per refusal would let a flood fill the log: every 100th.
     const auto n = refused_.fetch_add(1) + 1;
     if (n == 1 || n % 100 == 0)
-        log_(utc_now() + " connection peer=" + peer.address + " outcome=refused reason=" + reason +
-             " refused_total=" + std::to_string(n));
+        emit("connection", {{"peer", peer.address}, {"outcome", "refused"}, {"reason", reason},
+                            {"refused_total", std::to_string(n)}});
 }
 
 void EnrollService::on_failure(const Error& err, const net::PeerInfo& peer) {
     if (metrics_) metrics_->session_failure();
-    log_(utc_now() + " session peer=" + peer.address + " outcome=failed code=" +
-         std::to_string(static_cast<int>(err.code)) + "/" + code_name(err.code) + " reason=\"" + printable(err.message, true, 300) + "\"");
+    emit("session", {{"peer", peer.address}, {"outcome", "failed"}, {"code", code_text(err.code)},
+                     {"reason", printable(err.message, true, 300)}});
 }
 
 }  // namespace irp::server

@@ -13,6 +13,7 @@
 #include "admin/metrics.hpp"
 #include "ca/authority.hpp"
 #include "irp/net/server.hpp"
+#include "log.hpp"
 #include "store/store.hpp"
 
 namespace irp::server {
@@ -37,6 +38,7 @@ public:
     void on_failure(const Error& err, const net::PeerInfo& peer) override;
 
     void set_metrics(Metrics* m) { metrics_ = m; }
+    void set_log_format(LogFormat f) { format_ = f; }
     void on_connection(int delta) override {
         if (metrics_) metrics_->connection(delta);
     }
@@ -56,6 +58,8 @@ private:
     LogSink log_;
     std::function<std::int64_t()> clock_;
     Metrics* metrics_ = nullptr;
+    LogFormat format_ = LogFormat::text;
+    void emit(std::string_view event, const std::vector<LogField>& fields);
     std::atomic<std::uint64_t> refused_{0};
 
     // request id -> (serial, device) issued on that connection, so an install

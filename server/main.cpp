@@ -94,8 +94,10 @@ int cmd_run(const std::string& config_path) {
                                          server::RevocationSettings{cfg->crl_validity_s, cfg->crl_refresh_s, cfg->ocsp_validity_s},
                                          unix_now);
     revocation.set_metrics(&metrics);
-    server::HttpFrontends http(server::HttpDeps{**store, revocation, metrics, admin_token, cfg->domain, unix_now, log},
-                               cfg->admin_listen, cfg->http_listen);
+    const auto log_format = cfg->log_format == "json" ? server::LogFormat::json : server::LogFormat::text;
+    server::HttpFrontends http(
+        server::HttpDeps{**store, revocation, metrics, admin_token, cfg->domain, unix_now, log, log_format},
+        cfg->admin_listen, cfg->http_listen);
     if (auto r = http.start(); !r) return fail(r.error());
     // Without an explicit base_url, certificates point at the port actually
     // bound (which differs from the config when it says port 0).
@@ -111,6 +113,7 @@ int cmd_run(const std::string& config_path) {
     server::Authority ca(*material, profile, *rng);
     server::EnrollService service(ca, **store, server::ServicePolicy{cfg->allow_same_key_renewal}, log, unix_now);
     service.set_metrics(&metrics);
+    service.set_log_format(log_format);
 
     net::ServerOptions opts;
     opts.host = cfg->listen_host;
@@ -133,15 +136,22 @@ int cmd_run(const std::string& config_path) {
 
     net::Server server(opts, service, *rng);
     if (auto r = server.listen(); !r) return fail(r.error());
-    log("irp-server: domain " + cfg->domain + " listening on " + cfg->listen_host + ":" + std::to_string(server.port()) +
-        " (" + (cfg->storage_url.empty() ? "SQLite " + cfg->database : std::string("PostgreSQL")) + ")");
-    log("irp-server: admin API on http://" + server::split_listen(cfg->admin_listen).first + ":" +
-        std::to_string(http.admin_port()) + (admin_token.empty() ? " (disabled: no admin.token_file)" : "") +
-        "; CRL and OCSP on http://" + server::split_listen(cfg->http_listen).first + ":" + std::to_string(http.http_port()) +
-        " (certificates point to " + base_url + ")");
+    const std::string irp_at = cfg->listen_host + ":" + std::to_string(server.port());
+    const std::string admin_at = "http://" + server::split_listen(cfg->admin_listen).first + ":" + std::to_string(http.admin_port());
+    const std::string http_at = "http://" + server::split_listen(cfg->http_listen).first + ":" + std::to_string(http.http_port());
+    const std::string storage = cfg->storage_url.empty() ? "SQLite " + cfg->database : std::string("PostgreSQL");
+    if (log_format == server::LogFormat::json) {
+        log(server::render_log(log_format, "start", {{"domain", cfg->domain}, {"irp", irp_at}, {"admin", admin_at},
+                                                    {"http", http_at}, {"base_url", base_url}, {"storage", storage},
+                                                    {"admin_api", admin_token.empty() ? "disabled" : "enabled"}}));
+    } else {
+        log("irp-server: domain " + cfg->domain + " listening on " + irp_at + " (" + storage + ")");
+        log("irp-server: admin API on " + admin_at + (admin_token.empty() ? " (disabled: no admin.token_file)" : "") +
+            "; CRL and OCSP on " + http_at + " (certificates point to " + base_url + ")");
+    }
     server.run();
     http.stop();
-    log("irp-server: stopped");
+    log(log_format == server::LogFormat::json ? server::render_log(log_format, "stop", {}) : "irp-server: stopped");
     return 0;
 }
 

@@ -103,13 +103,10 @@ struct HttpFrontends::Impl {
     // Wraps an admin handler with authentication and a log line.
     httplib::Server::Handler guarded(std::function<void(const httplib::Request&, httplib::Response&)> f) {
         return [this, f = std::move(f)](const httplib::Request& req, httplib::Response& res) {
-            if (!authorised(req, res)) {
-                d.log("admin " + req.method + " " + req.path + " from " + req.remote_addr + " status=401");
-                return;
-            }
-            f(req, res);
-            d.log("admin " + req.method + " " + req.path + " from " + req.remote_addr + " status=" +
-                  std::to_string(res.status));
+            if (authorised(req, res)) f(req, res);
+            d.log(render_log(d.log_format, "admin",
+                             {{"method", req.method}, {"path", printable(req.path, false, 200)},
+                              {"peer", req.remote_addr}, {"status", std::to_string(res.status)}}));
         };
     }
 

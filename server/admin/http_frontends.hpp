@@ -10,6 +10,7 @@
 
 #include "admin/metrics.hpp"
 #include "config/config.hpp"
+#include "log.hpp"
 #include "revocation/revocation.hpp"
 #include "store/store.hpp"
 
@@ -25,6 +26,7 @@ struct HttpDeps {
     std::string domain;
     std::function<std::int64_t()> clock;
     LogLine log;
+    LogFormat log_format = LogFormat::text;
 };
 
 class HttpFrontends {

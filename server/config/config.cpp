@@ -53,6 +53,7 @@ constexpr KeySpec kKeys[] = {
     special("server", "listen", Kind::listen),
     integer("server", "threads", &Config::threads, 1, 64),
     integer("server", "max_connections", &Config::max_connections, 1, 1'000'000),
+    text("server", "log_format", Kind::opt_text, &Config::log_format),
     special("domain", "name", Kind::domain),
     path("domain", "root_certificate", &Config::root_certificate),
     path("domain", "ca_certificate", &Config::ca_certificate),
@@ -322,6 +323,11 @@ struct Parser {
             if (required && (!tbl || !tbl->contains(k.name)))
                 fail(sec ? sec->source() : toml::source_region{},
                      "missing required key '" + std::string(k.section) + "." + std::string(k.name) + "'");
+        }
+        if (cfg.log_format != "text" && cfg.log_format != "json") {
+            const toml::node* srv = root.get("server");
+            const toml::node* lf = srv && srv->is_table() ? srv->as_table()->get("log_format") : nullptr;
+            fail(lf ? lf->source() : toml::source_region{}, "'server.log_format' must be \"text\" or \"json\"");
         }
         {
             const toml::node* st = root.get("storage");

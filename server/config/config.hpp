@@ -24,6 +24,7 @@ struct Config {
     std::uint16_t listen_port = 4604;
     unsigned threads = 2;
     unsigned max_connections = 1024;
+    std::string log_format = "text";  // "text": readable lines; "json": one JSON object per line
 
     // [domain]
     std::string domain;

@@ -16,12 +16,13 @@ check() { local what=$1; shift; if "$@" >/dev/null 2>&1; then ok "$what"; else b
 "$SERVER" init --dir "$WORK/ca" --domain limits.example --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
     --http-listen 127.0.0.1:0 >/dev/null || exit 1
 sed -i 's/^per_source_rate = .*/per_source_rate = 2/; s/^per_source_burst = .*/per_source_burst = 3/' "$WORK/ca/server.toml"
+sed -i 's/^log_format = .*/log_format = "json"/' "$WORK/ca/server.toml"
 "$SERVER" run --config "$WORK/ca/server.toml" 2>"$WORK/server.log" &
 SERVER_PID=$!
-for _ in $(seq 1 100); do grep -q 'CRL and OCSP on' "$WORK/server.log" 2>/dev/null && break; sleep 0.05; done
-[ -n "$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/server.log")" ] || { cat "$WORK/server.log"; exit 1; }
-PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/server.log" | head -1)
-ADMIN=$(sed -n 's/.*admin API on \(http:\/\/[0-9.:]*\).*/\1/p' "$WORK/server.log" | head -1)
+for _ in $(seq 1 100); do grep -q '"event":"start"' "$WORK/server.log" 2>/dev/null && break; sleep 0.05; done
+PORT=$(sed -n 's/.*"irp":"127\.0\.0\.1:\([0-9]*\)".*/\1/p' "$WORK/server.log" | head -1)
+ADMIN=$(sed -n 's/.*"admin":"\(http:\/\/[0-9.:]*\)".*/\1/p' "$WORK/server.log" | head -1)
+[ -n "$PORT" ] && [ -n "$ADMIN" ] || { cat "$WORK/server.log"; exit 1; }
 
 # Ten connections at once: an admitted one stays open (the server waits for
 # TLS), a refused one is closed at once (EOF before the timeout).
@@ -36,7 +37,7 @@ done
 check "a burst of 10 from one source: the burst is admitted, little more ($ADMITTED admitted)" \
     bash -c "[ $ADMITTED -ge 3 ] && [ $ADMITTED -le 5 ]"
 check "... and the rest refused before TLS ($REFUSED refused)" test "$REFUSED" -ge 5
-check "refusals are logged" grep -q 'outcome=refused reason=rate_limited' "$WORK/server.log"
+check "refusals are logged" grep -q '"outcome":"refused","reason":"rate_limited"' "$WORK/server.log"
 check "refusals are counted in /metrics" bash -c "curl -sf '$ADMIN/metrics' | grep -Eq '^irp_connections_refused_total [1-9]'"
 sleep 2  # the bucket refills
 check "a device that comes back later is served" "$WALLET" enroll --server "127.0.0.1:$PORT" \
@@ -44,6 +45,8 @@ check "a device that comes back later is served" "$WALLET" enroll --server "127.
     --token "$("$SERVER" token --config "$WORK/ca/server.toml" --class default --device-id late-1)" --store "$WORK/late-1"
 
 kill -TERM "$SERVER_PID"; wait "$SERVER_PID"; SERVER_PID=""
+check "log_format = json: every line is one JSON object" bash -c "! grep -v '^{\"ts\":\".*}\$' '$WORK/server.log'"
+check "... including the enrollment" grep -q '"event":"enroll".*"outcome":"issued"' "$WORK/server.log"
 echo
 echo "limits: $PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ]
