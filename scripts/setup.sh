@@ -13,6 +13,7 @@ IRP_PACKAGES=(
     libtomlplusplus-dev libcli11-dev libsqlite3-dev doctest-dev libcpp-httplib-dev nlohmann-json3-dev
     sqlite3 openssl xxd curl gnutls-bin
     postgresql libpq-dev
+    libp11-kit-dev softhsm2 opensc
 )
 
 irp_install_packages() {

@@ -5,6 +5,8 @@
 set -euo pipefail
 # The PostgreSQL store tests start a private cluster; here they must run, not skip.
 export IRP_REQUIRE_POSTGRES=1
+# Likewise the PKCS#11 tests against a SoftHSM2 token (and pkcs11-tool).
+export IRP_REQUIRE_SOFTHSM=1
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$IRP_ROOT"
 

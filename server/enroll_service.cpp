@@ -79,8 +79,10 @@ Result<std::string> EnrollService::authorise_renew(const RequestReceived& req) {
         // refused) must not lock it out: its successor was never installed.
         auto next = store_.find_certificate(r.replaced_by);
         if (!next) return next.error();
-        const bool abandoned = next.value() && (next.value()->status == CertStatus::issued ||
-                                                next.value()->status == CertStatus::install_failed);
+        // A revoked successor is not abandoned: revocation is final.
+        const bool abandoned = next.value() && !next.value()->revoked_at &&
+                               (next.value()->status == CertStatus::issued ||
+                                next.value()->status == CertStatus::install_failed);
         if (!abandoned) return make_error(Code::certificate_not_active, "the certificate has already been renewed");
     } else if (r.status == CertStatus::install_failed) {
         return make_error(Code::certificate_not_active, "the device reported this certificate as not installed");
@@ -121,7 +123,8 @@ Result<Issued> EnrollService::decide(const RequestReceived& req, const net::Peer
     c.class_id = req.class_id;
     if (req.operation == Operation::renew) {
         auto old = store_.find_certificate(replaces);
-        if (old && old.value()) c.class_id = old.value()->class_id;
+        if (!old) return old.error();
+        if (old.value()) c.class_id = old.value()->class_id;
     }
     c.der = *der;
     c.not_before = info->not_before;

@@ -186,7 +186,11 @@ struct HttpFrontends::Impl {
             q.device_id = req.get_param_value("device");
             q.after_serial = req.get_param_value("after");
             q.limit = limit_param(req);
-            if (req.has_param("revoked")) q.revoked = req.get_param_value("revoked") == "true";
+            if (req.has_param("revoked")) {
+                const std::string v = req.get_param_value("revoked");
+                if (v != "true" && v != "false") return send_error(res, 400, Code::bad_argument, "revoked must be true or false");
+                q.revoked = v == "true";
+            }
             if (req.has_param("status")) {
                 const std::string s = req.get_param_value("status");
                 for (auto st : {CertStatus::issued, CertStatus::installed, CertStatus::superseded, CertStatus::install_failed})
@@ -234,7 +238,11 @@ struct HttpFrontends::Impl {
         }));
 
         // Relying parties: no authentication, as RFC 5280 / 6960 expect.
-        http.Get(R"(/crl/[0-9a-f]{1,64}\.crl)", [this](const httplib::Request&, httplib::Response& res) {
+        http.Get(R"(/crl/([0-9a-f]{1,64})\.crl)", [this](const httplib::Request& req, httplib::Response& res) {
+            if (req.matches[1] != d.revocation.issuer_id()) {
+                res.status = 404;  // another (e.g. retired) CA's CRL is not served here
+                return;
+            }
             auto crl = d.revocation.crl();
             if (!crl) {
                 res.status = 503;

@@ -1,6 +1,8 @@
 #include "ca/authority.hpp"
 
 #include <algorithm>
+#include <cstdlib>
+#include <optional>
 
 #include "irp/platform/files.hpp"
 
@@ -18,15 +20,94 @@ Result<Bytes> load_one_cert(const std::string& path) {
     return std::move(blocks->front());
 }
 
-Result<std::shared_ptr<const crypto::PrivateKey>> load_key(const std::string& path, ByteView cert_der) {
-    auto text = platform::read_file(path);
+// A secret read from a file: the first line, without its line ending.
+Result<std::string> read_secret(const std::string& path, const std::string& what) {
+    auto text = platform::read_file(path, 4096);
     if (!text) return text.error();
-    auto key = crypto::PrivateKey::from_pem(*text);
-    if (!key) return make_error(Code::config_invalid, "'" + path + "': " + key.error().message);
+    std::string s = text->substr(0, text->find_first_of("\r\n"));
+    std::fill(text->begin(), text->end(), '\0');
+    if (s.empty()) return make_error(Code::config_invalid, what + " file '" + path + "' is empty");
+    return s;
+}
+
+// Wipes a secret before its memory is released.
+struct Secret {
+    std::optional<std::string> value;
+    ~Secret() {
+        if (value) std::fill(value->begin(), value->end(), '\0');
+    }
+};
+
+// The passphrase for encrypted PEM keys: domain.key_passphrase_file, else
+// the environment variable IRP_KEY_PASSPHRASE, else none.
+Result<void> key_passphrase(const Config& cfg, Secret& out) {
+    if (!cfg.key_passphrase_file.empty()) {
+        auto p = read_secret(cfg.key_passphrase_file, "the key passphrase");
+        if (!p) return p.error();
+        out.value = std::move(p.value());
+    } else if (const char* env = std::getenv("IRP_KEY_PASSPHRASE"); env && *env) {
+        out.value = env;
+    }
+    return {};
+}
+
+// `setting` ("domain.ca_key") names a PEM file or a PKCS#11 URI.
+Result<crypto::PrivateKey> open_key(const Config& cfg, const std::string& setting, const std::string& ref,
+                                    const Secret& passphrase) {
+    if (crypto::is_pkcs11_uri(ref)) {
+        const std::string shown = setting + " (" + ref.substr(0, ref.find('?')) + ")";
+        auto uri = crypto::parse_pkcs11_uri(ref);
+        if (!uri) return make_error(Code::config_invalid, shown + ": " + uri.error().message);
+        const std::string module = uri->module_path.empty() ? cfg.pkcs11_module : uri->module_path;
+        if (module.empty())
+            return make_error(Code::config_invalid,
+                              shown + " is a PKCS#11 key: set domain.pkcs11_module (or module-path in the URI)");
+        // The PIN: the URI's pin-source file, else IRP_PKCS11_PIN.
+        Secret pin;
+        if (!uri->pin_source.empty()) {
+            auto p = read_secret(uri->pin_source, "the PKCS#11 PIN");
+            if (!p) return make_error(Code::config_invalid, shown + ": " + p.error().message);
+            pin.value = std::move(p.value());
+        } else if (const char* env = std::getenv("IRP_PKCS11_PIN"); env && *env) {
+            pin.value = env;
+        }
+        const std::string_view pin_text = pin.value ? std::string_view(*pin.value) : std::string_view();
+        auto key = crypto::PrivateKey::from_pkcs11(module, ref, pin_text);
+        if (!key) {
+            std::string msg = shown + ": " + key.error().message;
+            if (!pin.value && msg.find("needs a PIN") != std::string::npos)
+                msg += " (pin-source=file:/path in the URI, or IRP_PKCS11_PIN)";
+            return make_error(Code::config_invalid, msg);
+        }
+        return key;
+    }
+    auto text = platform::read_file(ref);
+    if (!text) return text.error();
+    const bool encrypted = text->find("-----BEGIN ENCRYPTED PRIVATE KEY-----") != std::string::npos;
+    if (encrypted && !passphrase.value)
+        return make_error(Code::config_invalid,
+                          "key '" + ref + "' (" + setting +
+                              ") is encrypted: set domain.key_passphrase_file or IRP_KEY_PASSPHRASE");
+    auto key = passphrase.value ? crypto::PrivateKey::from_pem(*text, *passphrase.value)
+                                : crypto::PrivateKey::from_pem(*text);
+    if (!key) {
+        const std::string source = cfg.key_passphrase_file.empty() ? std::string("IRP_KEY_PASSPHRASE")
+                                                                    : "'" + cfg.key_passphrase_file + "'";
+        return make_error(Code::config_invalid, "'" + ref + "': " + key.error().message +
+                                                    (encrypted ? " (passphrase from " + source + ")" : ""));
+    }
+    return key;
+}
+
+Result<std::shared_ptr<const crypto::PrivateKey>> load_key(const Config& cfg, const std::string& setting,
+                                                           const std::string& ref, const Secret& passphrase,
+                                                           ByteView cert_der) {
+    auto key = open_key(cfg, setting, ref, passphrase);
+    if (!key) return key.error();
     auto info = crypto::parse_certificate(cert_der);
     if (!info) return info.error();
     if (key->public_key_der() != info->public_key)
-        return make_error(Code::config_invalid, "key '" + path + "' does not match its certificate");
+        return make_error(Code::config_invalid, "key '" + ref + "' does not match its certificate");
     return std::make_shared<const crypto::PrivateKey>(std::move(key.value()));
 }
 
@@ -63,10 +144,12 @@ Result<DomainMaterial> load_domain(const Config& cfg) {
     m.ca_info = std::move(ca_info.value());
     m.issuer_id = to_hex(m.ca_info.subject_key_id);
 
-    auto ca_key = load_key(cfg.ca_key, m.ca_der);
+    Secret passphrase;
+    if (auto r = key_passphrase(cfg, passphrase); !r) return r.error();
+    auto ca_key = load_key(cfg, "domain.ca_key", cfg.ca_key, passphrase, m.ca_der);
     if (!ca_key) return ca_key.error();
     m.ca_key = std::move(ca_key.value());
-    auto tls_key = load_key(cfg.tls_key, *tls);
+    auto tls_key = load_key(cfg, "domain.tls_key", cfg.tls_key, passphrase, *tls);
     if (!tls_key) return tls_key.error();
     m.tls_key = std::move(tls_key.value());
     if (m.tls_key->algorithm() == crypto::KeyAlgorithm::ed25519)

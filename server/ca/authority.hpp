@@ -27,6 +27,15 @@ struct DomainMaterial {
 // Reads and cross-checks every file the config names: the CA certificate
 // must be a CA signed by the root, the keys must match their certificates,
 // each class secret must be at least 16 bytes of hex.
+//
+// Keys (domain.ca_key, domain.tls_key) are PKCS#8 PEM files or PKCS#11 URIs.
+// An encrypted PEM key ("ENCRYPTED PRIVATE KEY") is decrypted with the first
+// line of domain.key_passphrase_file or, when that is not set, with the
+// environment variable IRP_KEY_PASSPHRASE; one passphrase serves both keys.
+// A PKCS#11 key is opened through domain.pkcs11_module (or the URI's
+// module-path) and logs in with the PIN in the URI's pin-source file or,
+// without one, the environment variable IRP_PKCS11_PIN. Every failure is
+// config_invalid and names the setting or the key file.
 Result<DomainMaterial> load_domain(const Config& cfg);
 
 struct ProfileSettings {

@@ -16,6 +16,7 @@
 #include <toml++/toml.h>
 
 #include "irp/base/error.hpp"
+#include "irp/crypto/crypto.hpp"
 
 namespace irp::server {
 namespace {
@@ -23,7 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 static_assert(std::is_same_v<unsigned, std::uint32_t>, "integer keys share one member type");
 
-enum class Kind { listen, domain, integer, path, algorithms, boolean, address, url, opt_path, opt_text };
+enum class Kind { listen, domain, integer, path, algorithms, boolean, address, url, opt_path, opt_text, key };
 
 struct KeySpec {
     std::string_view section;
@@ -57,9 +58,11 @@ constexpr KeySpec kKeys[] = {
     special("domain", "name", Kind::domain),
     path("domain", "root_certificate", &Config::root_certificate),
     path("domain", "ca_certificate", &Config::ca_certificate),
-    path("domain", "ca_key", &Config::ca_key),
+    text("domain", "ca_key", Kind::key, &Config::ca_key),
     path("domain", "tls_certificate", &Config::tls_certificate),
-    path("domain", "tls_key", &Config::tls_key),
+    text("domain", "tls_key", Kind::key, &Config::tls_key),
+    text("domain", "key_passphrase_file", Kind::opt_path, &Config::key_passphrase_file),
+    text("domain", "pkcs11_module", Kind::opt_path, &Config::pkcs11_module),
     text("storage", "database", Kind::opt_path, &Config::database),
     text("storage", "url", Kind::opt_text, &Config::storage_url),
     integer("limits", "max_frame_bytes", &Config::max_frame_bytes, 1024, 16'777'216),
@@ -90,7 +93,7 @@ struct Section {
 constexpr Section kSections[] = {
     {"server", "Listener: host:port, worker threads, connection cap"},
     {"domain", "Domain identity: DNS name and PEM files (relative paths are against this file's directory)"},
-    {"storage", "SQLite database of issued certificates"},
+    {"storage", "Where certificates are recorded: database = SQLite file, or url = PostgreSQL (for replicas)"},
     {"limits", "Protocol limits and timeouts"},
     {"profile", "Issued certificates: lifetime, backdating, accepted device key algorithms"},
     {"admin", "Admin API (JSON, bearer token) and /metrics; keep it on loopback"},
@@ -236,6 +239,15 @@ struct Parser {
                 while (!(cfg.*k.str).empty() && (cfg.*k.str).back() == '/') (cfg.*k.str).pop_back();
                 return;
             case Kind::opt_path: path(full, n, cfg.*k.str); return;
+            case Kind::key:
+                if (str && crypto::is_pkcs11_uri(*str)) {
+                    if (auto uri = crypto::parse_pkcs11_uri(*str); !uri)
+                        return fail(n.source(), "'" + full + "': " + uri.error().message);
+                    cfg.*k.str = *str;
+                    return;
+                }
+                path(full, n, cfg.*k.str);
+                return;
             case Kind::opt_text:
                 if (!str || str->empty() || str->size() > 1000 || str->find('\n') != std::string::npos)
                     return fail(n.source(), "'" + full + "' must be a non-empty string on one line");
@@ -319,10 +331,15 @@ struct Parser {
         for (const KeySpec& k : kKeys) {
             const toml::node* sec = root.get(k.section);
             const toml::table* tbl = sec ? sec->as_table() : nullptr;
-            const bool required = k.kind == Kind::domain || k.kind == Kind::path;
+            const bool required = k.kind == Kind::domain || k.kind == Kind::path || k.kind == Kind::key;
             if (required && (!tbl || !tbl->contains(k.name)))
                 fail(sec ? sec->source() : toml::source_region{},
                      "missing required key '" + std::string(k.section) + "." + std::string(k.name) + "'");
+        }
+        if (cfg.crl_refresh_s >= cfg.crl_validity_s) {
+            const toml::node* h = root.get("http");
+            fail(h ? h->source() : toml::source_region{},
+                 "'http.crl_refresh_s' must be less than 'http.crl_validity_s', or a cached CRL would outlive its nextUpdate");
         }
         if (cfg.log_format != "text" && cfg.log_format != "json") {
             const toml::node* srv = root.get("server");
@@ -417,6 +434,9 @@ std::string render_config(const Config& cfg) {
             case Kind::url: out << quote(cfg.*k.str); break;
             case Kind::opt_path: out << quote(relativize(dir, cfg.*k.str)); break;
             case Kind::opt_text: out << quote(cfg.*k.str); break;
+            case Kind::key:
+                out << quote(crypto::is_pkcs11_uri(cfg.*k.str) ? cfg.*k.str : relativize(dir, cfg.*k.str));
+                break;
             case Kind::algorithms:
                 out << "[";
                 for (std::size_t i = 0; i < cfg.key_algorithms.size(); ++i)

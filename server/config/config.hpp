@@ -30,9 +30,13 @@ struct Config {
     std::string domain;
     std::string root_certificate;  // PEM paths, absolute after loading
     std::string ca_certificate;
+    // A key is a PEM file (PKCS#8, optionally encrypted) or a PKCS#11 URI
+    // ("pkcs11:token=...;object=...", kept as written, not resolved).
     std::string ca_key;
     std::string tls_certificate;
     std::string tls_key;
+    std::string key_passphrase_file;  // absolute; decrypts encrypted PEM keys (else IRP_KEY_PASSPHRASE)
+    std::string pkcs11_module;        // absolute; the Cryptoki module for pkcs11: keys
 
     // [storage]: exactly one of the two
     std::string database;     // SQLite file path, absolute after loading

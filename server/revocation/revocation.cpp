@@ -1,5 +1,7 @@
 #include "revocation/revocation.hpp"
 
+#include <algorithm>
+
 #include "irp/crypto/revocation.hpp"
 
 namespace irp::server {

@@ -47,6 +47,7 @@ public:
     Bytes ocsp(ByteView request);
 
     void set_metrics(Metrics* m) { metrics_ = m; }
+    const std::string& issuer_id() const { return m_.issuer_id; }
 
 private:
     Metrics* metrics_ = nullptr;

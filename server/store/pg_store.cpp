@@ -282,7 +282,8 @@ public:
                            audit.at, serial_hex);
             if (!dev) return dev.error();
             auto cert = run(what + ": update certificate",
-                            "UPDATE certificates SET status = $1, install_status = $2 WHERE serial = $3",
+                            "UPDATE certificates SET status = CASE WHEN status = 3 THEN 3 ELSE $1 END, install_status = $2"
+                            " WHERE serial = $3",
                             status, std::int64_t{report}, serial_hex);
             if (!cert) return cert.error();
             if (*cert == 0) return make_error(Code::unknown_certificate, what + ": no such certificate");
@@ -546,7 +547,8 @@ private:
         if (row.bad) return make_error(Code::internal, what + ": invalid status");
         if (status == kSuperseded) {
             auto gone = run(what + ": abandon " + successor,
-                            "UPDATE certificates SET status = $1 WHERE serial = $2 AND status IN ($3, $4)",
+                            "UPDATE certificates SET status = $1 WHERE serial = $2 AND status IN ($3, $4)"
+                            " AND revoked_at IS NULL",
                             kSuperseded, successor, kIssued, kFailed);
             if (!gone) return gone.error();
             if (*gone == 0) return make_error(Code::certificate_not_active, "the certificate has already been renewed");

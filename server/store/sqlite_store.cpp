@@ -1,6 +1,6 @@
 // SQLite implementation of the server Store (store.hpp).
 //
-// One connection guarded by a mutex: the server calls in from two threads and
+// One connection guarded by a mutex: the server calls in from its network threads and
 // SQLite serialises writers anyway, so a pool would buy nothing. Every write is
 // one BEGIN IMMEDIATE transaction: the write lock is taken up front (no
 // deadlock-prone read-to-write upgrade), and an operation is either wholly on
@@ -348,7 +348,8 @@ Result<void> supersede(sqlite3* db, const CertificateRecord& c, const std::strin
     if (st->integer(2) != 0) return make_error(Code::certificate_not_active, "the certificate is revoked");
     if (status == kSuperseded) {
         auto gone = run(db, what + ": abandon " + successor,
-                        "UPDATE certificates SET status = ?1 WHERE serial = ?2 AND status IN (?3, ?4)", kSuperseded,
+                        "UPDATE certificates SET status = ?1 WHERE serial = ?2 AND status IN (?3, ?4)"
+                        " AND revoked_at IS NULL", kSuperseded,
                         successor, kIssued, kFailed);
         if (!gone) return gone.error();
         if (*gone == 0)
@@ -410,8 +411,8 @@ public:
         if (auto r = tx.begin(what); !r) return r;
 
         auto cert = run(db, what + ": update certificate",
-                        "UPDATE certificates SET status = ?1, install_status = ?2"
-                        " WHERE serial = ?3",
+                        "UPDATE certificates SET status = CASE WHEN status = 3 THEN 3 ELSE ?1 END,"
+                        " install_status = ?2 WHERE serial = ?3",
                         static_cast<std::int64_t>(status), std::int64_t{report}, serial_hex);
         if (!cert) return cert.error();
         if (*cert == 0) return make_error(Code::unknown_certificate, what + ": no such certificate");

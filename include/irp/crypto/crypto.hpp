@@ -51,8 +51,28 @@ class PrivateKey {
 public:
     struct Impl;
     static Result<PrivateKey> generate(KeyAlgorithm alg, Random& rng);
-    // PKCS#8 PEM, unencrypted.
+    // PKCS#8 PEM, unencrypted. An encrypted key ("ENCRYPTED PRIVATE KEY")
+    // fails with a message saying that it needs a passphrase.
     static Result<PrivateKey> from_pem(std::string_view pem);
+    // PKCS#8 PEM encrypted with `passphrase` (PBES2: PBKDF2 or scrypt, with
+    // AES-CBC, as written by to_encrypted_pem or `openssl pkcs8 -topk8`).
+    // An unencrypted key loads too. A wrong passphrase is bad_argument.
+    static Result<PrivateKey> from_pem(std::string_view pem, std::string_view passphrase);
+    // A key that stays inside a PKCS#11 token. `uri` is a PKCS#11 URI
+    // (parse_pkcs11_uri) naming the token and the private key; the Cryptoki
+    // module is `module_path`, or the URI's module-path when that is empty.
+    // `pin` is the user PIN; empty means no login (a token without
+    // CKF_LOGIN_REQUIRED, or one with a protected authentication path such
+    // as a PIN pad). The PIN is kept in memory to log in again when the
+    // token drops the session. ECDSA P-256/P-384 (CKM_ECDSA, hashed here)
+    // and Ed25519 (CKM_EDDSA) keys; the public key is read from the token
+    // (the public-key object's CKA_EC_POINT and CKA_EC_PARAMS, else the
+    // private key's CKA_PUBLIC_KEY_INFO). One session per key; signatures
+    // through it are serialised by a mutex, so a key may be shared between
+    // threads. Errors: file_error (module), bad_argument (URI, token, key,
+    // PIN), key_algorithm_not_allowed, internal (other Cryptoki failures).
+    static Result<PrivateKey> from_pkcs11(const std::string& module_path, std::string_view uri,
+                                          std::string_view pin);
 
     PrivateKey(PrivateKey&&) noexcept;
     PrivateKey& operator=(PrivateKey&&) noexcept;
@@ -60,8 +80,17 @@ public:
 
     KeyAlgorithm algorithm() const;
     Bytes public_key_der() const;  // SubjectPublicKeyInfo
-    std::string to_pem() const;    // PKCS#8
-    // Empty on failure (the random source failed); never throws.
+    // PKCS#8, unencrypted. A key in a token has no PEM: throws
+    // std::logic_error (check in_token() first).
+    std::string to_pem() const;
+    // PKCS#8 encrypted with PBES2: PBKDF2-HMAC-SHA-256 (600,000 iterations)
+    // and AES-256-CBC, which OpenSSL and every PKCS#8 reader understand.
+    // Fails for an empty passphrase and for a key in a token.
+    Result<std::string> to_encrypted_pem(std::string_view passphrase, Random& rng) const;
+    // True for a key from from_pkcs11: its private value never leaves the token.
+    bool in_token() const;
+    // Empty on failure (the random source or the PKCS#11 token failed);
+    // never throws.
     Bytes sign(ByteView message, Random& rng) const;
 
     const Impl& impl() const { return *impl_; }
@@ -70,6 +99,25 @@ private:
     explicit PrivateKey(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };
+
+// The subset of RFC 7512 PKCS#11 URIs that from_pkcs11 takes, e.g.
+//   pkcs11:token=irp;object=domain-ca;id=%01?pin-source=file:/etc/irp/pin
+// Path attributes: token (label), serial (token serial number), object
+// (CKA_LABEL), id (CKA_ID, percent-encoded bytes), type (only "private").
+// Query attributes: pin-source (a file: URI or absolute path holding the
+// PIN) and module-path. Values are percent-decoded. pin-value is refused
+// (a PIN does not belong in a config file), as is any other attribute.
+// At least one of object and id is required.
+struct Pkcs11Uri {
+    std::string token;
+    std::string serial;
+    std::string object;
+    Bytes id;
+    std::string pin_source;   // absolute file path; empty = none
+    std::string module_path;  // empty = none
+};
+inline bool is_pkcs11_uri(std::string_view s) { return s.starts_with("pkcs11:"); }
+Result<Pkcs11Uri> parse_pkcs11_uri(std::string_view uri);
 
 // Verifies `signature` over `message` with the SubjectPublicKeyInfo `spki`.
 // ECDSA signatures are DER-encoded (as in X.509); Ed25519 is pure.
@@ -84,6 +132,7 @@ struct CsrInfo {
     std::string challenge;                   // PKCS#9 challengePassword
     std::vector<std::string> extension_oids; // requested extensions, dotted
     bool requests_ca = false;                // basicConstraints cA=TRUE requested
+    std::string common_name;                 // subject CN ("" when absent)
 };
 
 Result<Bytes> create_csr(const PrivateKey& key, std::string_view common_name,
@@ -113,6 +162,10 @@ struct CertInfo {
     bool eku_server_auth = false;
     std::vector<std::string> crl_urls;  // CRL Distribution Points (full-name URIs)
     std::string ocsp_url;               // Authority Information Access, OCSP
+    std::optional<std::size_t> path_len;  // CA with a basicConstraints pathLenConstraint
+    // Name Constraints (RFC 5280 4.2.1.10), permitted subtrees by type.
+    std::vector<std::string> permitted_dns;
+    std::vector<std::string> permitted_uri_hosts;
 };
 
 Result<CertInfo> parse_certificate(ByteView der);
@@ -154,6 +207,11 @@ struct IssueProfile {
     // extension with these OCSP responder URIs. ASCII URIs only.
     std::vector<std::string> crl_urls;
     std::vector<std::string> ocsp_urls;
+    // CA only: a critical Name Constraints extension with these permitted
+    // subtrees (dNSName, and uniformResourceIdentifier host or ".domain").
+    // ASCII names only; none given = no extension.
+    std::vector<std::string> permitted_dns;
+    std::vector<std::string> permitted_uri_hosts;
 };
 
 // Issues a certificate for `subject_public_key` signed by `issuer_key`.

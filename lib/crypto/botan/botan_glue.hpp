@@ -13,6 +13,7 @@ namespace irp::crypto {
 struct PrivateKey::Impl {
     std::unique_ptr<Botan::Private_Key> key;
     KeyAlgorithm algorithm;
+    bool token = false;  // a PKCS#11 key (pkcs11.cpp): signs, never exports
 };
 
 // Presents one of our Random sources to Botan.

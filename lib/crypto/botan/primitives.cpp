@@ -15,6 +15,7 @@
 #include <botan/x509_key.h>
 
 #include <mutex>
+#include <stdexcept>
 
 #include "botan_glue.hpp"
 
@@ -151,26 +152,80 @@ Result<PrivateKey> PrivateKey::generate(KeyAlgorithm alg, Random& rng) {
     return PrivateKey(std::move(impl));
 }
 
+namespace {
+
+constexpr std::string_view kEncryptedLabel = "-----BEGIN ENCRYPTED PRIVATE KEY-----";
+
+Result<std::unique_ptr<PrivateKey::Impl>> adopt(std::unique_ptr<Botan::Private_Key> key) {
+    const auto alg = algorithm_of(*key);
+    if (!alg) return make_error(Code::key_algorithm_not_allowed, "unsupported key type " + key->algo_name());
+    auto impl = std::make_unique<PrivateKey::Impl>();
+    impl->key = std::move(key);
+    impl->algorithm = *alg;
+    return impl;
+}
+
+}  // namespace
+
 Result<PrivateKey> PrivateKey::from_pem(std::string_view pem) {
+    if (pem.find(kEncryptedLabel) != std::string_view::npos)
+        return make_error(Code::bad_argument, "the PKCS#8 key is encrypted: a passphrase is needed to load it");
     try {
         Botan::DataSource_Memory src(reinterpret_cast<const uint8_t*>(pem.data()), pem.size());
-        auto key = Botan::PKCS8::load_key(src);
-        const auto alg = algorithm_of(*key);
-        if (!alg) return make_error(Code::key_algorithm_not_allowed, "unsupported key type " + key->algo_name());
-        auto impl = std::make_unique<Impl>();
-        impl->key = std::move(key);
-        impl->algorithm = *alg;
-        return PrivateKey(std::move(impl));
+        auto impl = adopt(Botan::PKCS8::load_key(src));
+        if (!impl) return impl.error();
+        return PrivateKey(std::move(impl.value()));
     } catch (const std::exception& e) {
         return make_error(Code::file_error, std::string("not a PKCS#8 private key: ") + e.what());
     }
+}
+
+Result<PrivateKey> PrivateKey::from_pem(std::string_view pem, std::string_view passphrase) {
+    if (pem.find(kEncryptedLabel) == std::string_view::npos) return from_pem(pem);
+    std::unique_ptr<Botan::Private_Key> key;
+    try {
+        Botan::DataSource_Memory src(reinterpret_cast<const uint8_t*>(pem.data()), pem.size());
+        key = Botan::PKCS8::load_key(src, [&] { return std::string(passphrase); });
+    } catch (const std::exception& e) {
+        // A wrong passphrase shows up as bad CBC padding or, rarely, as
+        // garbage that does not decode: the two are indistinguishable.
+        return make_error(Code::bad_argument,
+                          std::string("cannot decrypt the PKCS#8 key: wrong passphrase, or a damaged file (") +
+                              e.what() + ")");
+    }
+    auto impl = adopt(std::move(key));
+    if (!impl) return impl.error();
+    return PrivateKey(std::move(impl.value()));
 }
 
 KeyAlgorithm PrivateKey::algorithm() const { return impl_->algorithm; }
 
 Bytes PrivateKey::public_key_der() const { return impl_->key->subject_public_key(); }
 
-std::string PrivateKey::to_pem() const { return Botan::PKCS8::PEM_encode(*impl_->key); }
+bool PrivateKey::in_token() const { return impl_->token; }
+
+std::string PrivateKey::to_pem() const {
+    if (impl_->token) throw std::logic_error("a key in a PKCS#11 token cannot be exported as PEM");
+    return Botan::PKCS8::PEM_encode(*impl_->key);
+}
+
+// PBKDF2 rather than scrypt: Botan 2 would tune scrypt to N = 2^17, which
+// OpenSSL 3 refuses to decrypt (its 32 MiB scrypt memory cap), and a fixed
+// iteration count (OWASP's 2023 figure for PBKDF2-HMAC-SHA-256) costs the
+// same on every machine instead of whatever the writer's CPU tuned it to.
+constexpr std::size_t kPbkdf2Iterations = 600'000;
+
+Result<std::string> PrivateKey::to_encrypted_pem(std::string_view passphrase, Random& rng) const {
+    if (impl_->token) return make_error(Code::bad_argument, "a key in a PKCS#11 token cannot be exported");
+    if (passphrase.empty()) return make_error(Code::bad_argument, "the passphrase must not be empty");
+    try {
+        BotanRng brng(rng);
+        return Botan::PKCS8::PEM_encode_encrypted_pbkdf_iter(*impl_->key, brng, std::string(passphrase),
+                                                             kPbkdf2Iterations, "AES-256/CBC", "SHA-256");
+    } catch (const std::exception& e) {
+        return make_error(Code::internal, std::string("cannot encrypt the key: ") + e.what());
+    }
+}
 
 Bytes PrivateKey::sign(ByteView message, Random& rng) const {
     try {

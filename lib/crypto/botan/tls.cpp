@@ -41,8 +41,9 @@ public:
     bool negotiate_encrypt_then_mac() const override { return false; }
     bool include_time_in_hello_random() const override { return false; }
     std::size_t minimum_signature_strength() const override { return 110; }
-    // Revocation of the server certificate is not checked by the TLS layer
-    // yet (no CRL distribution in this release; docs/PROTOCOL.md, "Transport").
+    // The device does not check revocation of the server certificate yet:
+    // it would need the CRL before it can reach the server that serves it
+    // (docs/PROTOCOL.md, "Transport").
     bool require_cert_revocation_info() const override { return false; }
 };
 

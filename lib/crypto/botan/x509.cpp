@@ -79,6 +79,21 @@ RawExtension* ocsp_access(const std::vector<std::string>& uris) {
     return new RawExtension("1.3.6.1.5.5.7.1.1", v);
 }
 
+// RFC 5280 4.2.1.10: permittedSubtrees [0] only, each GeneralSubtree with
+// its base alone (minimum 0 is the DEFAULT, so DER omits it). Botan 2 throws
+// Not_Implemented when encoding its own Name_Constraints.
+RawExtension* name_constraints(const std::vector<std::string>& dns, const std::vector<std::string>& uri_hosts) {
+    std::vector<uint8_t> v;
+    Botan::DER_Encoder der(v);
+    der.start_cons(Botan::SEQUENCE).start_cons(Botan::ASN1_Tag(0), Botan::CONTEXT_SPECIFIC);
+    for (const auto& d : dns)
+        der.start_cons(Botan::SEQUENCE).add_object(Botan::ASN1_Tag(2), Botan::CONTEXT_SPECIFIC, d).end_cons();
+    for (const auto& u : uri_hosts)
+        der.start_cons(Botan::SEQUENCE).add_object(Botan::ASN1_Tag(6), Botan::CONTEXT_SPECIFIC, u).end_cons();
+    der.end_cons().end_cons();
+    return new RawExtension("2.5.29.30", v);
+}
+
 }  // namespace
 
 Result<Bytes> create_csr(const PrivateKey& key, std::string_view common_name, std::string_view challenge,
@@ -126,6 +141,7 @@ Result<CsrInfo> parse_and_verify_csr(ByteView der) {
         info.challenge = req->challenge_password();
         for (const auto& oid : req->extensions().get_extension_oids()) info.extension_oids.push_back(oid.to_string());
         info.requests_ca = req->is_CA();
+        info.common_name = req->subject_dn().get_first_attribute("X520.CommonName");
     } catch (const std::exception& e) {
         return make_error(Code::invalid_csr, std::string("CSR attributes do not parse: ") + e.what());
     }
@@ -161,6 +177,14 @@ Result<CertInfo> parse_certificate(ByteView der) {
             for (const auto& point : cdp->distribution_points())
                 for (const auto& uri : point.point().get_attribute("URI")) info.crl_urls.push_back(uri);
         info.ocsp_url = cert.ocsp_responder();  // Botan 2 keeps the last if there are several
+        using BC = Botan::Cert_Extension::Basic_Constraints;
+        if (const auto* bc = cert.v3_extensions().get_extension_object_as<BC>())
+            if (bc->get_is_ca() && bc->get_path_limit() != Botan::Cert_Extension::NO_CERT_PATH_LIMIT)
+                info.path_len = bc->get_path_limit();
+        for (const auto& subtree : cert.name_constraints().permitted()) {
+            if (subtree.base().type() == "DNS") info.permitted_dns.push_back(subtree.base().name());
+            if (subtree.base().type() == "URI") info.permitted_uri_hosts.push_back(subtree.base().name());
+        }
         return info;
     } catch (const std::exception& e) {
         return make_error(Code::field_invalid, std::string("certificate does not parse: ") + e.what());
@@ -297,6 +321,12 @@ Result<Bytes> issue_certificate(const PrivateKey& issuer_key, ByteView issuer_ce
             return make_error(Code::bad_argument, "CRL and OCSP URIs must be non-empty printable ASCII");
         if (!p.crl_urls.empty()) ext.add(crl_distribution_points(p.crl_urls), false);
         if (!p.ocsp_urls.empty()) ext.add(ocsp_access(p.ocsp_urls), false);
+        if (!p.permitted_dns.empty() || !p.permitted_uri_hosts.empty()) {
+            if (!p.ca) return make_error(Code::bad_argument, "name constraints belong in CA certificates only");
+            if (!ascii_uris(p.permitted_dns) || !ascii_uris(p.permitted_uri_hosts))
+                return make_error(Code::bad_argument, "name constraints must be non-empty printable ASCII");
+            ext.add(name_constraints(p.permitted_dns, p.permitted_uri_hosts), true);
+        }
 
         Botan::AlgorithmIdentifier sig_algo;
         auto signer = Botan::X509_Object::choose_sig_format(sig_algo, *issuer_key.impl().key, brng,
