@@ -3,11 +3,10 @@
 # with OpenSSL (chain, profile, TLS policy) and sqlite3 (what was recorded).
 # Usage: e2e.sh PATH/TO/irp-server PATH/TO/idwallet
 set -u
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SERVER=$(realpath "$1")
 WALLET=$(realpath "$2")
 WORK=$(mktemp -d /tmp/irp-e2e.XXXXXX)
-PASS=0
-FAIL=0
 SERVER_PID=""
 
 cleanup() {
@@ -17,18 +16,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok()   { PASS=$((PASS + 1)); echo "  ok   $1"; }
-bad()  { FAIL=$((FAIL + 1)); echo "  FAIL $1"; }
-check() { # check "description" command...
-    local what=$1; shift
-    if "$@" >/dev/null 2>&1; then ok "$what"; else bad "$what"; fi
-}
-expect_rc() { # expect_rc RC "description" command...
-    local want=$1 what=$2; shift 2
-    "$@" >"$WORK/last.out" 2>&1
-    local got=$?
-    if [ "$got" = "$want" ]; then ok "$what (exit $got)"; else bad "$what: exit $got, wanted $want: $(tail -2 "$WORK/last.out")"; fi
-}
 sql() { sqlite3 "$WORK/ca/irp.db" "$1"; }
 
 start_server() {

@@ -4,14 +4,12 @@
 # that comes back later is served.
 # Usage: limits.sh irp-server idwallet
 set -u
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SERVER=$(realpath "$1"); WALLET=$(realpath "$2")
 WORK=$(mktemp -d /tmp/irp-limits.XXXXXX)
-PASS=0; FAIL=0; SERVER_PID=""
+SERVER_PID=""
 cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
-ok()   { PASS=$((PASS + 1)); echo "  ok   $1"; }
-bad()  { FAIL=$((FAIL + 1)); echo "  FAIL $1"; }
-check() { local what=$1; shift; if "$@" >/dev/null 2>&1; then ok "$what"; else bad "$what"; fi; }
 
 "$SERVER" init --dir "$WORK/ca" --domain limits.example --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
     --http-listen 127.0.0.1:0 >/dev/null || exit 1

@@ -7,23 +7,16 @@
 # full-chain CRL checking, and a rotation to a second domain CA generation.
 # Usage: offline_root.sh irp-ca irp-server idwallet
 set -u
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CA_TOOL=$(realpath "$1"); SERVER=$(realpath "$2"); WALLET=$(realpath "$3")
 WORK=$(mktemp -d /tmp/irp-offline-root.XXXXXX)
 ROOTDIR="$WORK/offline-root"  # the offline machine
 DOMDIR="$WORK/domain"         # the server
 USB="$WORK/usb"               # what is carried between them
 DOMAIN=offline.example
-PASS=0; FAIL=0; SERVER_PID=""
+SERVER_PID=""
 cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
-ok()   { PASS=$((PASS + 1)); echo "  ok   $1"; }
-bad()  { FAIL=$((FAIL + 1)); echo "  FAIL $1"; }
-check() { local what=$1; shift; if "$@" >/dev/null 2>&1; then ok "$what"; else bad "$what"; fi; }
-expect_rc() {
-    local want=$1 what=$2; shift 2
-    "$@" >"$WORK/last.out" 2>&1; local got=$?
-    if [ "$got" = "$want" ]; then ok "$what (exit $got)"; else bad "$what: exit $got, wanted $want: $(tail -3 "$WORK/last.out")"; fi
-}
 mode() { stat -c %a "$1"; }
 pubkey_of_key() { openssl pkey -in "$1" -pubout 2>/dev/null; }
 start_server() {

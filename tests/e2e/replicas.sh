@@ -5,8 +5,9 @@
 # made through one replica is served by the others (OCSP and CRL).
 # Usage: replicas.sh irp-server idwallet irpctl
 set -u
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SERVER=$(realpath "$1"); WALLET=$(realpath "$2"); CTL=$(realpath "$3")
-PASS=0; FAIL=0; PIDS=()
+PIDS=()
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 if [ -z "$PGBIN" ]; then
     echo "PostgreSQL is not installed (apt-get install postgresql)"
@@ -24,9 +25,6 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-ok()   { PASS=$((PASS + 1)); echo "  ok   $1"; }
-bad()  { FAIL=$((FAIL + 1)); echo "  FAIL $1"; }
-check() { local what=$1; shift; if "$@" >/dev/null 2>&1; then ok "$what"; else bad "$what"; fi; }
 psql_q() { "${AS_PG[@]}" "$PGBIN/psql" -h "$WORK" -p "$PGPORT" -U postgres -d irp -Atc "$1"; }
 
 echo "== a private PostgreSQL cluster"

@@ -4,19 +4,12 @@
 # revoked device can no longer do.
 # Usage: revocation.sh irp-server idwallet irpctl
 set -u
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SERVER=$(realpath "$1"); WALLET=$(realpath "$2"); CTL=$(realpath "$3")
 WORK=$(mktemp -d /tmp/irp-revocation.XXXXXX)
-PASS=0; FAIL=0; SERVER_PID=""
+SERVER_PID=""
 cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
-ok()   { PASS=$((PASS + 1)); echo "  ok   $1"; }
-bad()  { FAIL=$((FAIL + 1)); echo "  FAIL $1"; }
-check() { local what=$1; shift; if "$@" >/dev/null 2>&1; then ok "$what"; else bad "$what"; fi; }
-expect_rc() {
-    local want=$1 what=$2; shift 2
-    "$@" >"$WORK/last.out" 2>&1; local got=$?
-    if [ "$got" = "$want" ]; then ok "$what (exit $got)"; else bad "$what: exit $got, wanted $want: $(tail -3 "$WORK/last.out")"; fi
-}
 
 "$SERVER" init --dir "$WORK/ca" --domain rev.example --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
     --http-listen 127.0.0.1:0 >/dev/null || { echo "init failed"; exit 1; }
