@@ -31,7 +31,12 @@ constexpr std::size_t kMaxAwaitingInstall = 10'000;
 
 EnrollService::EnrollService(const Authority& ca, Store& store, ServicePolicy policy, LogSink log,
                              std::function<std::int64_t()> clock)
-    : ca_(ca), store_(store), policy_(policy), log_(std::move(log)), clock_(std::move(clock)) {}
+    : ca_(ca),
+      store_(store),
+      policy_(policy),
+      classes_(std::make_shared<const std::map<std::string, Bytes>>(ca.material().class_secrets)),
+      log_(std::move(log)),
+      clock_(std::move(clock)) {}
 
 Result<void> EnrollService::check_csr_policy(const RequestReceived& req) const {
     if (req.csr.requests_ca)
@@ -45,9 +50,13 @@ Result<void> EnrollService::check_csr_policy(const RequestReceived& req) const {
 }
 
 Result<void> EnrollService::authorise_enroll(const RequestReceived& req) const {
-    const auto& secrets = ca_.material().class_secrets;
-    const auto it = secrets.find(req.class_id);
-    if (it == secrets.end()) return make_error(Code::unknown_class, "device class '" + req.class_id + "' is not known here");
+    std::shared_ptr<const std::map<std::string, Bytes>> classes;
+    {
+        std::lock_guard lock(mu_);
+        classes = classes_;
+    }
+    const auto it = classes->find(req.class_id);
+    if (it == classes->end()) return make_error(Code::unknown_class, "device class '" + req.class_id + "' is not known here");
     // The device proves it holds HMAC(class secret, class||id) without
     // sending it: a MAC over the transcript (docs/PROTOCOL.md, "Bootstrap token").
     const auto token = derive_device_token(it->second, req.class_id, req.device_id);
@@ -93,7 +102,12 @@ Result<std::string> EnrollService::authorise_renew(const RequestReceived& req) {
     // renewal cannot be replayed and cannot be moved to another key.
     if (!crypto::verify_signature(info->public_key, renewal_message(req.transcript, req.csr_der), req.renewal_signature))
         return make_error(Code::bad_renewal_signature, "the renewal signature does not verify with the current key");
-    if (!policy_.allow_same_key_renewal && req.csr.public_key == info->public_key)
+    bool same_key_ok = false;
+    {
+        std::lock_guard lock(mu_);
+        same_key_ok = policy_.allow_same_key_renewal;
+    }
+    if (!same_key_ok && req.csr.public_key == info->public_key)
         return make_error(Code::same_key_not_allowed, "renewal must present a new key pair");
     return serial;
 }

@@ -39,6 +39,15 @@ public:
 
     void set_metrics(Metrics* m) { metrics_ = m; }
     void set_log_format(LogFormat f) { format_ = f; }
+    // SIGHUP: the class list and the renewal policy, for requests decided afterwards.
+    void set_classes(std::map<std::string, Bytes> secrets) {
+        std::lock_guard lock(mu_);
+        classes_ = std::make_shared<const std::map<std::string, Bytes>>(std::move(secrets));
+    }
+    void set_policy(ServicePolicy p) {
+        std::lock_guard lock(mu_);
+        policy_ = p;
+    }
     void on_connection(int delta) override {
         if (metrics_) metrics_->connection(delta);
     }
@@ -54,7 +63,8 @@ private:
 
     const Authority& ca_;
     Store& store_;
-    ServicePolicy policy_;
+    ServicePolicy policy_;  // guarded by mu_
+    std::shared_ptr<const std::map<std::string, Bytes>> classes_;  // guarded by mu_
     LogSink log_;
     std::function<std::int64_t()> clock_;
     Metrics* metrics_ = nullptr;
@@ -64,7 +74,7 @@ private:
 
     // request id -> (serial, device) issued on that connection, so an install
     // report can only speak for the certificate its own exchange received.
-    std::mutex mu_;
+    mutable std::mutex mu_;
     std::map<std::string, std::pair<std::string, std::string>> awaiting_install_;
     std::deque<std::string> awaiting_order_;  // request ids, oldest first
 };

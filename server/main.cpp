@@ -1,6 +1,7 @@
 // irp-server: init | run | token. Usage and configuration: README.md.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -12,6 +13,7 @@
 #include "ca/init.hpp"
 #include "config/config.hpp"
 #include "enroll_service.hpp"
+#include "reload.hpp"
 #include "revocation/revocation.hpp"
 #include "irp/core/messages.hpp"
 #include "irp/core/transcript.hpp"
@@ -105,36 +107,83 @@ int cmd_run(const std::string& config_path) {
                                      ? "http://" + server::split_listen(cfg->http_listen).first + ":" + std::to_string(http.http_port())
                                      : cfg->http_base_url;
 
-    server::ProfileSettings profile;
-    profile.validity_s = std::int64_t{cfg->validity_days} * 24 * 3600;
-    profile.backdate_s = cfg->backdate_s;
-    profile.crl_url = server::crl_url(base_url, material->issuer_id);
-    profile.ocsp_url = server::ocsp_url(base_url);
-    server::Authority ca(*material, profile, *rng);
+    auto profile_of = [&](const server::Config& c) {
+        server::ProfileSettings p;
+        p.validity_s = std::int64_t{c.validity_days} * 24 * 3600;
+        p.backdate_s = c.backdate_s;
+        p.crl_url = server::crl_url(base_url, material->issuer_id);
+        p.ocsp_url = server::ocsp_url(base_url);
+        return p;
+    };
+    server::Authority ca(*material, profile_of(*cfg), *rng);
     server::EnrollService service(ca, **store, server::ServicePolicy{cfg->allow_same_key_renewal}, log, unix_now);
     service.set_metrics(&metrics);
     service.set_log_format(log_format);
 
+    auto live_of = [&](const server::Config& c) {
+        net::Server::LiveSettings l;
+        l.max_connections = c.max_connections;
+        l.per_source_rate = c.per_source_rate;
+        l.per_source_burst = c.per_source_burst;
+        l.session.domain = c.domain;
+        l.session.ca_chain = {material->ca_der, material->root_der};
+        l.session.key_algorithms = algorithms(c.key_algorithms);
+        l.session.limits.max_frame_bytes = c.max_frame_bytes;
+        l.session.limits.hello_timeout = Time{c.handshake_timeout_ms};
+        l.session.limits.idle_timeout = Time{c.idle_timeout_ms};
+        l.session.limits.exchange_timeout = Time{c.exchange_timeout_ms};
+        l.session.limits.challenge_ttl = Time{std::int64_t{c.challenge_ttl_s} * 1000};
+        return l;
+    };
+    const auto live = live_of(*cfg);
     net::ServerOptions opts;
     opts.host = cfg->listen_host;
     opts.port = cfg->listen_port;
     opts.threads = cfg->threads;
-    opts.max_connections = cfg->max_connections;
-    opts.per_source_rate = cfg->per_source_rate;
-    opts.per_source_burst = cfg->per_source_burst;
+    opts.max_connections = live.max_connections;
+    opts.per_source_rate = live.per_source_rate;
+    opts.per_source_burst = live.per_source_burst;
     opts.drain_timeout = Time{cfg->drain_timeout_ms};
-    opts.session.domain = cfg->domain;
-    opts.session.ca_chain = {material->ca_der, material->root_der};
-    opts.session.key_algorithms = algorithms(cfg->key_algorithms);
-    opts.session.limits.max_frame_bytes = cfg->max_frame_bytes;
-    opts.session.limits.hello_timeout = Time{cfg->handshake_timeout_ms};
-    opts.session.limits.idle_timeout = Time{cfg->idle_timeout_ms};
-    opts.session.limits.exchange_timeout = Time{cfg->exchange_timeout_ms};
-    opts.session.limits.challenge_ttl = Time{std::int64_t{cfg->challenge_ttl_s} * 1000};
+    opts.session = live.session;
     opts.tls.chain = material->tls_chain;
     opts.tls.key = material->tls_key;
 
+    // SIGHUP: re-read the config; take what can change live, name what
+    // needs a restart, and keep running unchanged if the file is broken.
+    net::Server* running_server = nullptr;
+    server::Config running = *cfg;
+    opts.on_reload = [&] {
+        auto next = server::load_config(config_path);
+        if (!next) {
+            log(server::render_log(log_format, "reload", {{"outcome", "refused"}, {"reason", next.error().message}}));
+            return;
+        }
+        const auto plan = server::plan_reload(running, *next);
+        std::map<std::string, Bytes> secrets;
+        if (std::find(plan.applied.begin(), plan.applied.end(), "classes") != plan.applied.end()) {
+            auto s = server::load_class_secrets(*next);
+            if (!s) {
+                log(server::render_log(log_format, "reload", {{"outcome", "refused"}, {"reason", s.error().message}}));
+                return;
+            }
+            secrets = std::move(s.value());
+        }
+        running = server::apply_live(running, *next);
+        if (!secrets.empty()) service.set_classes(std::move(secrets));
+        service.set_policy(server::ServicePolicy{running.allow_same_key_renewal});
+        ca.set_profile(profile_of(running));
+        if (running_server) running_server->update(live_of(running));
+        auto join = [](const std::vector<std::string>& v) {
+            std::string out;
+            for (const auto& k : v) out += (out.empty() ? "" : ",") + k;
+            return out.empty() ? std::string("none") : out;
+        };
+        log(server::render_log(log_format, "reload",
+                               {{"outcome", "done"}, {"applied", join(plan.applied)}, {"needs_restart", join(plan.need_restart)}}));
+    };
+
     net::Server server(opts, service, *rng);
+    running_server = &server;
     if (auto r = server.listen(); !r) return fail(r.error());
     const std::string irp_at = cfg->listen_host + ":" + std::to_string(server.port());
     const std::string admin_at = "http://" + server::split_listen(cfg->admin_listen).first + ":" + std::to_string(http.admin_port());

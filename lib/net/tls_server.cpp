@@ -54,6 +54,16 @@ struct Server::Impl {
 
     Impl(ServerOptions o, ServerHandler& h, crypto::Random& r) : opts(std::move(o)), handler(h), rng(r) {}
     bool admit(const std::string& source, Time now);
+    void wait_signal() {
+        signals.async_wait([this](std::error_code ec, int sig) {
+            if (ec) return;
+            if (sig == SIGHUP) {
+                opts.on_reload();
+                return wait_signal();
+            }
+            begin_stop();
+        });
+    }
     void accept();
     void forget(const std::shared_ptr<Connection>& c);
     void begin_stop();
@@ -68,6 +78,7 @@ public:
           strand_(asio::make_strand(server.io)),
           socket_(std::move(sock)),
           timer_(strand_),
+          session_cfg_(server.opts.session),  // a snapshot: a reload may change opts
           tls_(crypto::TlsEndpoint::server(server.opts.tls)),
           started_(steady_now()) {
         std::error_code ec;
@@ -111,7 +122,7 @@ private:
             return close_after_flush();
         }
         if (tls_->handshake_complete() && !session_) {
-            session_.emplace(server_.opts.session, server_.rng, tls_->channel_binding(), started_);
+            session_.emplace(session_cfg_, server_.rng, tls_->channel_binding(), started_);
         }
         if (session_) {
             const Bytes plain = tls_->take_plaintext();
@@ -154,7 +165,7 @@ private:
         if (session_) {
             deadline = session_->next_deadline();
         } else {
-            deadline = started_ + server_.opts.session.limits.hello_timeout;  // TLS handshake
+            deadline = started_ + session_cfg_.limits.hello_timeout;  // TLS handshake
         }
         if (!deadline) return;
         const auto wait = *deadline - steady_now();
@@ -218,6 +229,7 @@ private:
     asio::strand<asio::io_context::executor_type> strand_;
     tcp::socket socket_;
     asio::steady_timer timer_;
+    ServerSessionConfig session_cfg_;
     std::unique_ptr<crypto::TlsEndpoint> tls_;
     std::optional<ServerSession> session_;
     PeerInfo peer_;
@@ -351,15 +363,23 @@ void Server::run() {
     if (impl_->opts.handle_signals) {
         impl_->signals.add(SIGINT);
         impl_->signals.add(SIGTERM);
-        impl_->signals.async_wait([this](std::error_code ec, int) {
-            if (!ec) impl_->begin_stop();
-        });
+        if (impl_->opts.on_reload) impl_->signals.add(SIGHUP);
+        impl_->wait_signal();
     }
     impl_->accept();
     std::vector<std::thread> extra;
     for (unsigned i = 1; i < impl_->opts.threads; ++i) extra.emplace_back([this] { impl_->io.run(); });
     impl_->io.run();
     for (auto& t : extra) t.join();
+}
+
+void Server::update(LiveSettings s) {
+    asio::post(impl_->control, [this, s = std::move(s)] {
+        impl_->opts.session = s.session;
+        impl_->opts.max_connections = s.max_connections;
+        impl_->opts.per_source_rate = s.per_source_rate;
+        impl_->opts.per_source_burst = s.per_source_burst;
+    });
 }
 
 void Server::stop() {

@@ -122,6 +122,23 @@ std::string device_uri(std::string_view domain, std::string_view device_id) {
     return "urn:irp:" + std::string(domain) + ":" + std::string(device_id);
 }
 
+Result<std::map<std::string, Bytes>> load_class_secrets(const Config& cfg) {
+    std::map<std::string, Bytes> out;
+    for (const auto& [name, cls] : cfg.classes) {
+        auto text = platform::read_file(cls.secret_file);
+        if (!text) return text.error();
+        std::string hex = *text;
+        hex.erase(std::remove_if(hex.begin(), hex.end(), [](char c) { return c == '\n' || c == '\r' || c == ' '; }),
+                  hex.end());
+        Bytes secret;
+        if (!from_hex(hex, secret) || secret.size() < 16)
+            return make_error(Code::config_invalid,
+                              "class secret '" + cls.secret_file + "' must be at least 16 bytes written as hex");
+        out[name] = std::move(secret);
+    }
+    return out;
+}
+
 Result<DomainMaterial> load_domain(const Config& cfg) {
     DomainMaterial m;
     m.domain = cfg.domain;
@@ -156,18 +173,9 @@ Result<DomainMaterial> load_domain(const Config& cfg) {
         return make_error(Code::config_invalid, "the TLS key '" + cfg.tls_key + "' must be ECDSA (TLS 1.2 serves ECDSA certificates only)");
     m.tls_chain = {std::move(tls.value()), m.ca_der, m.root_der};
 
-    for (const auto& [name, cls] : cfg.classes) {
-        auto text = platform::read_file(cls.secret_file);
-        if (!text) return text.error();
-        std::string hex = *text;
-        hex.erase(std::remove_if(hex.begin(), hex.end(), [](char c) { return c == '\n' || c == '\r' || c == ' '; }),
-                  hex.end());
-        Bytes secret;
-        if (!from_hex(hex, secret) || secret.size() < 16)
-            return make_error(Code::config_invalid,
-                              "class secret '" + cls.secret_file + "' must be at least 16 bytes written as hex");
-        m.class_secrets[name] = std::move(secret);
-    }
+    auto secrets = load_class_secrets(cfg);
+    if (!secrets) return secrets.error();
+    m.class_secrets = std::move(secrets.value());
     return m;
 }
 
@@ -177,13 +185,18 @@ Result<Bytes> Authority::issue_device(const std::string& device_id, ByteView pub
     p.common_name = device_id;
     p.serial_number = device_id;
     p.san_uris = {device_uri(m_.domain, device_id)};
-    p.not_before = std::max(now - p_.backdate_s, m_.ca_info.not_before);
-    p.not_after = std::min(now + p_.validity_s, m_.ca_info.not_after);
+    ProfileSettings settings;
+    {
+        std::lock_guard lock(mu_);
+        settings = p_;
+    }
+    p.not_before = std::max(now - settings.backdate_s, m_.ca_info.not_before);
+    p.not_after = std::min(now + settings.validity_s, m_.ca_info.not_after);
     if (p.not_after <= now)
         return make_error(Code::issuance_failed, "the domain CA certificate has expired; rotate the CA");
     p.eku_client_auth = true;
-    if (!p_.crl_url.empty()) p.crl_urls = {p_.crl_url};
-    if (!p_.ocsp_url.empty()) p.ocsp_urls = {p_.ocsp_url};
+    if (!settings.crl_url.empty()) p.crl_urls = {settings.crl_url};
+    if (!settings.ocsp_url.empty()) p.ocsp_urls = {settings.ocsp_url};
     return crypto::issue_certificate(*m_.ca_key, m_.ca_der, public_key, p, rng_);
 }
 

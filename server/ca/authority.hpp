@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 
@@ -37,6 +38,8 @@ struct DomainMaterial {
 // without one, the environment variable IRP_PKCS11_PIN. Every failure is
 // config_invalid and names the setting or the key file.
 Result<DomainMaterial> load_domain(const Config& cfg);
+// The class secrets alone (what a reload re-reads).
+Result<std::map<std::string, Bytes>> load_class_secrets(const Config& cfg);
 
 struct ProfileSettings {
     std::int64_t validity_s = 365LL * 24 * 3600;
@@ -56,9 +59,15 @@ public:
     Result<Bytes> issue_device(const std::string& device_id, ByteView public_key, std::int64_t now_unix) const;
 
     const DomainMaterial& material() const { return m_; }
+    // SIGHUP: lifetime and backdating apply to certificates issued afterwards.
+    void set_profile(ProfileSettings p) {
+        std::lock_guard lock(mu_);
+        p_ = std::move(p);
+    }
 
 private:
     const DomainMaterial& m_;
+    mutable std::mutex mu_;  // guards p_ (a reload may replace it)
     ProfileSettings p_;
     crypto::Random& rng_;
 };

@@ -3,6 +3,7 @@
 // deadlines the session reports, and hands requests to a ServerHandler.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -49,6 +50,8 @@ struct ServerOptions {
     double per_source_burst = 0;
     Time drain_timeout{10'000};
     bool handle_signals = true;  // SIGINT/SIGTERM -> stop()
+    // Called on SIGHUP (when handle_signals) on the server's control strand.
+    std::function<void()> on_reload;
     ServerSessionConfig session;
     crypto::TlsServerConfig tls;
 };
@@ -68,6 +71,17 @@ public:
     void run();
     // Thread-safe and signal-safe via the io context.
     void stop();
+
+    // What can change without a restart: session limits and key algorithms,
+    // the connection cap and the per-source rate. Applies to connections
+    // accepted afterwards; exchanges under way keep what they started with.
+    struct LiveSettings {
+        ServerSessionConfig session;
+        unsigned max_connections = 1024;
+        double per_source_rate = 0;
+        double per_source_burst = 0;
+    };
+    void update(LiveSettings s);
 
     struct Impl;
 
