@@ -95,14 +95,14 @@ wait_quiet() {
 
 # start_server CONFIG LOG: starts irp-server; sets SERVER_PID and PORT.
 start_server() {
-    local seen=0  # the log is appended to: look only at this start's lines
-    if [ -f "$2" ]; then seen=$(wc -l <"$2"); fi
+    local seen  # the log is appended to: look only at this start's lines
+    touch "$2"; seen=$(wc -l <"$2")
     "$SERVER" run --config "$1" 2>>"$2" &
     SERVER_PID=$!
     SERVER_PIDS+=("$SERVER_PID")
     PORT=""
     for _ in $(seq 1 200); do
-        PORT=$(tail -n "+$((seen + 1))" "$2" | sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' | tail -1)
+        PORT=$(tail -n "+$((seen + 1))" "$2" | sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' | tail -1) || true
         [ -n "$PORT" ] && return 0
         kill -0 "$SERVER_PID" 2>/dev/null || break
         sleep 0.05

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job in one command: build, create a demo domain, start its CA
 # server on 127.0.0.1:4604, enroll three devices, renew one, show and verify
-# the certificates, stop the server.
+# the certificates, revoke one and check it over OCSP, stop the server.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$IRP_ROOT"
@@ -61,13 +61,26 @@ for dev in cam-001 cam-002 cam-003; do
     printf '   %-8s %-34s serial %s  until %s  verify: %s\n' "$dev" "$subject" "$serial" "$until" "$verdict"
 done
 
-say "8. What the server recorded"
+say "8. The operator revokes cam-003 (irpctl over the admin API); relying parties see it at once"
+CTL=$IRP_ROOT/build/irpctl
+"$CTL" --config "$DEMO/ca/server.toml" revoke --serial "$(openssl x509 -in "$DEMO/cam-003/c1.pem" -noout -serial | cut -d= -f2 | tr A-F a-f)" \
+    --reason keyCompromise | sed 's/^/   /'
+OCSP_URL=$(openssl x509 -in "$DEMO/cam-003/c1.pem" -noout -ocsp_uri)
+for dev in cam-001 cam-003; do
+    status=$(openssl ocsp -issuer "$DEMO/ca/domain-ca.pem" -cert "$DEMO/$dev/c1.pem" -url "$OCSP_URL" \
+        -CAfile "$DEMO/ca/root-ca.pem" 2>&1 | grep -E "c1.pem: " | sed 's/.*c1.pem: //')
+    echo "   openssl ocsp ($OCSP_URL): $dev is $status"
+done
+"$WALLET" renew --store "$DEMO/cam-003" 2>&1 | sed 's/^/   /' || true
+
+say "9. What the server recorded"
 sqlite3 -column "$DEMO/ca/irp.db" "select device_id as device, substr(serial,1,16)||'...' as serial,
-    case status when 1 then 'issued' when 2 then 'installed' when 3 then 'superseded' else 'failed' end as status
+    case status when 1 then 'issued' when 2 then 'installed' when 3 then 'superseded' else 'failed' end as status,
+    case when revoked_at is null then '' else 'revoked' end as revoked
     from certificates order by issued_at, rowid" | sed 's/^/   /'
 echo "   server log:"
 sed 's/^/     /' "$DEMO/server.log"
 
-say "9. Stopping the server (SIGTERM: in-flight requests finish first)"
+say "10. Stopping the server (SIGTERM: in-flight requests finish first)"
 kill -TERM "$SERVER_PID"; wait "$SERVER_PID"; SERVER_PID=""
 echo "   stopped. Everything is in $DEMO"
