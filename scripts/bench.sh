@@ -15,6 +15,7 @@
 #   IRP_BENCH_MILLION=0      skip (e); IRP_BENCH_MILLION_N sets the row count (default 1000000)
 #   IRP_BENCH_PG=0           skip PostgreSQL
 #   IRP_BENCH_QUIET_WAIT=S   wait up to S seconds for an idle machine before each run (default 30)
+#   IRP_BENCH_RETRIES=N      repeat a run during which other processes used > 0.25 cores, up to N times (default 2)
 #   IRP_BENCH_KEEP=1         keep the work directory (logs, JSON of every run)
 # Run it on an otherwise idle machine: bench and server share the CPUs.
 set -euo pipefail
