@@ -52,7 +52,10 @@ struct Server::Impl {
     std::list<std::string> bucket_lru;
     static constexpr std::size_t kMaxBuckets = 65'536;
 
-    Impl(ServerOptions o, ServerHandler& h, crypto::Random& r) : opts(std::move(o)), handler(h), rng(r) {}
+    std::shared_ptr<const crypto::TlsServerContext> tls_context;
+
+    Impl(ServerOptions o, ServerHandler& h, crypto::Random& r)
+        : opts(std::move(o)), handler(h), rng(r), tls_context(crypto::make_tls_server_context(opts.tls)) {}
     bool admit(const std::string& source, Time now);
     void wait_signal() {
         signals.async_wait([this](std::error_code ec, int sig) {
@@ -79,7 +82,7 @@ public:
           socket_(std::move(sock)),
           timer_(strand_),
           session_cfg_(server.opts.session),  // a snapshot: a reload may change opts
-          tls_(crypto::TlsEndpoint::server(server.opts.tls)),
+          tls_(crypto::TlsEndpoint::server(server.tls_context)),
           started_(steady_now()) {
         std::error_code ec;
         const auto ep = socket_.remote_endpoint(ec);

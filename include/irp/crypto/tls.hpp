@@ -33,11 +33,20 @@ struct TlsClientConfig {
 inline constexpr const char* kChannelBindingLabel = "EXPORTER-IRP-v1-channel-binding";
 inline constexpr std::size_t kChannelBindingSize = 32;
 
+// The server's parsed credentials, made once and shared by every
+// connection (parsing the chain per handshake is measurable work).
+class TlsServerContext {
+public:
+    virtual ~TlsServerContext() = default;
+};
+std::shared_ptr<const TlsServerContext> make_tls_server_context(const TlsServerConfig& cfg);
+
 class TlsEndpoint {
 public:
     virtual ~TlsEndpoint() = default;
 
-    static std::unique_ptr<TlsEndpoint> server(const TlsServerConfig& cfg);
+    static std::unique_ptr<TlsEndpoint> server(std::shared_ptr<const TlsServerContext> ctx);
+    static std::unique_ptr<TlsEndpoint> server(const TlsServerConfig& cfg) { return server(make_tls_server_context(cfg)); }
     static std::unique_ptr<TlsEndpoint> client(const TlsClientConfig& cfg);
 
     // Feeds bytes read from the network. An error is final: send what

@@ -1,6 +1,7 @@
 // TlsEndpoint on Botan 2's TLS channel, which is itself sans-I/O: we feed it
 // ciphertext and collect what its callbacks emit.
 #include <botan/auto_rng.h>
+#include <botan/system_rng.h>
 #include <botan/certstor.h>
 #include <botan/credentials_manager.h>
 #include <botan/tls_client.h>
@@ -52,7 +53,9 @@ const IrpPolicy& policy() {
     return p;
 }
 
-class ServerCredentials final : public Botan::Credentials_Manager {
+// Shared by every connection's TLS channel, on several threads: it only
+// hands out copies of the parsed chain and a pointer to a const key.
+class ServerCredentials final : public Botan::Credentials_Manager, public TlsServerContext {
 public:
     explicit ServerCredentials(const TlsServerConfig& cfg) : key_(cfg.key) {
         for (const auto& c : cfg.chain) chain_.emplace_back(c.data(), c.size());
@@ -95,16 +98,18 @@ bool is_ipv4_literal(const std::string& s) {
 class Endpoint final : public TlsEndpoint, public Botan::TLS::Callbacks {
 public:
     // Server
-    explicit Endpoint(const TlsServerConfig& cfg) : creds_(std::make_unique<ServerCredentials>(cfg)) {
-        channel_ = std::make_unique<Botan::TLS::Server>(*this, sessions_, *creds_, policy(), rng_);
+    explicit Endpoint(std::shared_ptr<const TlsServerContext> ctx)
+        : server_ctx_(std::move(ctx)),
+          server_creds_(const_cast<ServerCredentials*>(dynamic_cast<const ServerCredentials*>(server_ctx_.get()))) {
+        channel_ = std::make_unique<Botan::TLS::Server>(*this, sessions_, *server_creds_, policy(), rng_);
     }
     // Client
     explicit Endpoint(const TlsClientConfig& cfg)
-        : creds_(std::make_unique<ClientCredentials>(cfg)), server_name_(cfg.server_name) {
+        : client_creds_(std::make_unique<ClientCredentials>(cfg)), server_name_(cfg.server_name) {
         // An IP literal is not sent as SNI and is matched against the
         // certificate's iPAddress SAN in tls_verify_cert_chain.
         const std::string sni = is_ipv4_literal(server_name_) ? "" : server_name_;
-        channel_ = std::make_unique<Botan::TLS::Client>(*this, sessions_, *creds_, policy(), rng_,
+        channel_ = std::make_unique<Botan::TLS::Client>(*this, sessions_, *client_creds_, policy(), rng_,
                                                         Botan::TLS::Server_Information(sni),
                                                         Botan::TLS::Protocol_Version::TLS_V12);
     }
@@ -182,9 +187,13 @@ public:
     }
 
 private:
-    Botan::AutoSeeded_RNG rng_;
+    // The process-wide getrandom()-backed RNG: seeding a fresh DRBG per
+    // connection was measurable per handshake.
+    Botan::RandomNumberGenerator& rng_ = Botan::system_rng();
     Botan::TLS::Session_Manager_Noop sessions_;
-    std::unique_ptr<Botan::Credentials_Manager> creds_;
+    std::shared_ptr<const TlsServerContext> server_ctx_;
+    ServerCredentials* server_creds_ = nullptr;
+    std::unique_ptr<Botan::Credentials_Manager> client_creds_;
     std::string server_name_;
     std::unique_ptr<Botan::TLS::Channel> channel_;
     Bytes out_;
@@ -196,7 +205,14 @@ private:
 
 }  // namespace
 
-std::unique_ptr<TlsEndpoint> TlsEndpoint::server(const TlsServerConfig& cfg) { return std::make_unique<Endpoint>(cfg); }
+std::shared_ptr<const TlsServerContext> make_tls_server_context(const TlsServerConfig& cfg) {
+    // Created non-const: Botan's Credentials_Manager interface is non-const
+    // (it only reads here), and each endpoint casts the const away.
+    return std::make_shared<ServerCredentials>(cfg);
+}
+std::unique_ptr<TlsEndpoint> TlsEndpoint::server(std::shared_ptr<const TlsServerContext> ctx) {
+    return std::make_unique<Endpoint>(std::move(ctx));
+}
 std::unique_ptr<TlsEndpoint> TlsEndpoint::client(const TlsClientConfig& cfg) { return std::make_unique<Endpoint>(cfg); }
 
 }  // namespace irp::crypto
