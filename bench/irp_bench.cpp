@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "idwallet.hpp"
+#include "tls_transport.hpp"
 #include "irp/core/messages.hpp"
 #include "irp/core/transcript.hpp"
 #include "irp/crypto/tls.hpp"
@@ -216,18 +217,6 @@ private:
     std::optional<wallet::Credentials> creds_;
 };
 
-// The same adapter idwallet uses (wallet-client/cli/idwallet.cpp).
-class TlsTransport final : public wallet::Transport {
-public:
-    explicit TlsTransport(std::unique_ptr<net::TlsClientConnection> c) : c_(std::move(c)) {}
-    Result<void> send(ByteView d) override { return c_->send(d); }
-    Result<Bytes> receive(Time t) override { return c_->receive(t); }
-    Bytes channel_binding() override { return c_->channel_binding(); }
-
-private:
-    std::unique_ptr<net::TlsClientConnection> c_;
-};
-
 struct Device {
     std::string id;
     Bytes token;
@@ -316,7 +305,7 @@ Phase run_phase(const std::string& name, std::vector<Device*>& devs, const Optio
                 if (!conn) {
                     r = conn.error();
                 } else {
-                    TlsTransport t(std::move(conn.value()));
+                    wallet::TlsTransport t(std::move(conn.value()));
                     if (name == "enroll") {
                         wallet::EnrollOptions eo;
                         eo.device_id = d.id;

@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "idwallet.hpp"
+#include "tls_transport.hpp"
 #include "irp/core/messages.hpp"
 #include "irp/core/transcript.hpp"
 #include "irp/net/client.hpp"
@@ -67,24 +68,13 @@ wallet::Clock system_clock() {
         }};
 }
 
-class TlsTransport final : public wallet::Transport {
-public:
-    explicit TlsTransport(std::unique_ptr<net::TlsClientConnection> c) : c_(std::move(c)) {}
-    Result<void> send(ByteView d) override { return c_->send(d); }
-    Result<Bytes> receive(Time t) override { return c_->receive(t); }
-    Bytes channel_binding() override { return c_->channel_binding(); }
-
-private:
-    std::unique_ptr<net::TlsClientConnection> c_;
-};
-
 struct Connection {
     std::string server;
     std::string server_name;
     std::vector<Bytes> roots;
 };
 
-Result<std::unique_ptr<TlsTransport>> connect(const Connection& c, std::chrono::milliseconds timeout) {
+Result<std::unique_ptr<wallet::TlsTransport>> connect(const Connection& c, std::chrono::milliseconds timeout) {
     auto hp = net::split_host_port(c.server);
     if (!hp) return hp.error();
     crypto::TlsClientConfig tls;
@@ -92,7 +82,7 @@ Result<std::unique_ptr<TlsTransport>> connect(const Connection& c, std::chrono::
     tls.server_name = c.server_name.empty() ? hp->first : c.server_name;
     auto conn = net::TlsClientConnection::connect(hp->first, hp->second, tls, timeout);
     if (!conn) return conn.error();
-    return std::make_unique<TlsTransport>(std::move(conn.value()));
+    return std::make_unique<wallet::TlsTransport>(std::move(conn.value()));
 }
 
 Result<std::vector<Bytes>> read_roots(const std::string& path) {
