@@ -25,8 +25,14 @@
 #include "irp/crypto/revocation.hpp"
 #include "irp/crypto/tls.hpp"
 #include "softhsm.hpp"
+#include "support/temp_dir.hpp"
 
 namespace {
+
+using irp_test::read_bytes;
+using irp_test::read_text;
+using irp_test::TempDir;
+using irp_test::write_file;
 
 using irp::Bytes;
 using irp::Code;
@@ -38,40 +44,6 @@ constexpr std::int64_t kDay = 24 * 3600;
 std::int64_t now_s() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
 bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
-
-struct TempDir {
-    std::filesystem::path path;
-    TempDir() {
-        std::string t = (std::filesystem::temp_directory_path() / "irp-pkcs11-XXXXXX").string();
-        REQUIRE(mkdtemp(t.data()) != nullptr);
-        path = t;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
-
-void write_file(const std::string& path, const std::string& content) {
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    f << content;
-    REQUIRE(f.good());
-}
-void write_file(const std::string& path, const Bytes& content) {
-    write_file(path, std::string(content.begin(), content.end()));
-}
-std::string read_text(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    REQUIRE(f.good());
-    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
-Bytes read_bytes(const std::string& path) {
-    const std::string s = read_text(path);
-    return Bytes(s.begin(), s.end());
-}
 
 struct Run {
     int status = -1;

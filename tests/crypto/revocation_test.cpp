@@ -24,8 +24,14 @@
 #include "irp/base/error.hpp"
 #include "irp/crypto/crypto.hpp"
 #include "irp/crypto/revocation.hpp"
+#include "support/temp_dir.hpp"
 
 namespace {
+
+using irp_test::read_bytes;
+using irp_test::read_text;
+using irp_test::TempDir;
+using irp_test::write_file;
 
 using irp::Bytes;
 using irp::Code;
@@ -58,35 +64,7 @@ std::size_t count_of(const std::string& haystack, const std::string& needle) {
     return n;
 }
 
-struct TempDir {
-    std::filesystem::path path;
-    TempDir() {
-        std::string t = (std::filesystem::temp_directory_path() / "irp-revocation-XXXXXX").string();
-        REQUIRE(mkdtemp(t.data()) != nullptr);
-        path = t;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
-void write_file(const std::string& path, const std::string& content) {
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    f << content;
-    REQUIRE(f.good());
-}
-void write_file(const std::string& path, const Bytes& content) {
-    write_file(path, std::string(content.begin(), content.end()));
-}
-Bytes read_file(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    REQUIRE(f.good());
-    return Bytes(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
 
 struct Run {
     int status = -1;
@@ -227,7 +205,7 @@ OcspRequestInfo openssl_request(const TempDir& dir, const std::string& extra, co
                        " -reqout " + dir / file);
     INFO(r.output);
     REQUIRE(r.status == 0);
-    auto info = parse_ocsp_request(read_file(dir / file));
+    auto info = parse_ocsp_request(read_bytes(dir / file));
     REQUIRE_MESSAGE(info.ok(), (info.ok() ? "" : info.error().message));
     return info.value();
 }
@@ -463,7 +441,7 @@ TEST_CASE("parse_ocsp_request: requests made by openssl ocsp") {
         CHECK_FALSE(ocsp_id_matches_issuer(id, pki.leaf));
         CHECK_FALSE(ocsp_id_matches_issuer(id, irp::as_bytes("garbage")));
         // The CertID bytes are kept as sent.
-        CHECK(contains(read_file(dir / "req.der"), id.der));
+        CHECK(contains(read_bytes(dir / "req.der"), id.der));
         // The nonce is the inner OCTET STRING, as OpenSSL prints it.
         REQUIRE(info.nonce.has_value());
         CHECK(info.nonce->size() == 16);
@@ -502,7 +480,7 @@ TEST_CASE("parse_ocsp_request: requests made by openssl ocsp") {
         const auto r = run("openssl ocsp -no_nonce -issuer " + dir / "ca.pem" + serials + " -serial 4242 -cert " +
                            dir / "leaf.pem" + " -reqout " + dir / "req17.der");
         REQUIRE(r.status == 0);
-        const auto too_many = parse_ocsp_request(read_file(dir / "req17.der"));
+        const auto too_many = parse_ocsp_request(read_bytes(dir / "req17.der"));
         REQUIRE_FALSE(too_many.ok());
         CHECK(too_many.error().code == Code::malformed_message);
         CHECK(contains(too_many.error().message, "more than 16"));
@@ -515,7 +493,7 @@ TEST_CASE("parse_ocsp_request: malformed requests give malformed_message, never 
     Pki pki(*rng, dir);
     const Bytes good = [&] {
         openssl_request(dir, "-nonce");
-        return read_file(dir / "req.der");
+        return read_bytes(dir / "req.der");
     }();
     auto is_malformed = [](const Bytes& der) {
         const auto r = parse_ocsp_request(der);

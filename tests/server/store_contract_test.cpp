@@ -449,6 +449,7 @@ CONTRACT_CASE("reopening keeps data and does not re-run migrations") {
     {
         auto store = open_ok(b);
         CHECK(value(store->count_certificates()) == 1);
+        CHECK(value(store->count_devices()) == 1);
         CHECK(store->find_certificate("1001")->has_value());
     }
     CHECK(b.raw_scalar("SELECT COUNT(*) FROM schema_migrations") == 2);

@@ -18,6 +18,7 @@
 #include "ca/authority.hpp"
 #include "ca/init.hpp"
 #include "config/config.hpp"
+#include "support/temp_dir.hpp"
 #include "irp/crypto/crypto.hpp"
 #include "store/store.hpp"
 
@@ -27,36 +28,9 @@ namespace irp_test {
 inline constexpr std::int64_t kNow = 1'700'000'000;
 inline constexpr std::int64_t kDay = 24 * 3600;
 
-// A fresh private directory per use, removed afterwards.
-class TempDir {
-public:
-    TempDir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "irp-test-XXXXXX").string();
-        const char* p = ::mkdtemp(tmpl.data());
-        REQUIRE_MESSAGE(p != nullptr, "mkdtemp failed");
-        path_ = p;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
+using TempDir = irp_test::TempDir;  // tests/support/temp_dir.hpp
 
-    const std::string& path() const { return path_; }
-    std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
-private:
-    std::string path_;
-};
-
-inline std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    REQUIRE_MESSAGE(in.good(), "cannot open " << path);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+inline std::string slurp(const std::string& path) { return read_text(path); }
 
 inline void spit(const std::string& path, const std::string& data) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "idwallet.hpp"
+#include "support/temp_dir.hpp"
 #include "test_pki.hpp"
 
 using namespace irp;
@@ -21,24 +22,7 @@ using irp_test::make_key;
 
 namespace {
 
-class TempDir {
-public:
-    TempDir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "irp-wallet-test-XXXXXX").string();
-        const char* p = ::mkdtemp(tmpl.data());
-        REQUIRE(p != nullptr);
-        path_ = p;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-    const std::string& path() const { return path_; }
-
-private:
-    std::string path_;
-};
+using irp_test::TempDir;
 
 void write(const std::string& path, const std::string& data) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
