@@ -112,7 +112,7 @@ Result<std::string> EnrollService::authorise_renew(const RequestReceived& req) {
     return serial;
 }
 
-Result<Issued> EnrollService::decide(const RequestReceived& req, const net::PeerInfo& peer) {
+Result<Issued> EnrollService::decide(const RequestReceived& req, const net::PeerInfo& peer, std::string* serial_hex) {
     std::string replaces;
     if (req.operation == Operation::enroll) {
         if (auto r = authorise_enroll(req); !r) return r.error();
@@ -167,6 +167,7 @@ Result<Issued> EnrollService::decide(const RequestReceived& req, const net::Peer
         awaiting_install_[req.request_id] = {c.serial_hex, req.device_id};
         awaiting_order_.push_back(req.request_id);
     }
+    if (serial_hex) *serial_hex = c.serial_hex;
     return Issued{std::move(der.value()), {ca_.material().ca_der, ca_.material().root_der}};
 }
 
@@ -180,7 +181,8 @@ std::string code_text(Code c) { return std::to_string(static_cast<int>(c)) + "/"
 
 Answer EnrollService::on_request(const RequestReceived& req, const net::PeerInfo& peer) {
     const auto t0 = std::chrono::steady_clock::now();
-    auto result = decide(req, peer);
+    std::string serial;
+    auto result = decide(req, peer, &serial);
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     char elapsed[32];
     std::snprintf(elapsed, sizeof elapsed, "%.1fms", ms);
@@ -190,9 +192,8 @@ Answer EnrollService::on_request(const RequestReceived& req, const net::PeerInfo
     f.emplace_back("request", req.request_id);
     Answer a;
     if (result) {
-        auto info = crypto::parse_certificate(result->certificate);
         f.emplace_back("outcome", "issued");
-        f.emplace_back("serial", info ? to_hex(info->serial) : std::string("?"));
+        f.emplace_back("serial", serial);
         a.result = std::move(result.value());
     } else {
         f.emplace_back("outcome", "rejected");

@@ -54,7 +54,8 @@ public:
     void on_refused(const net::PeerInfo& peer, const char* reason) override;
 
     // The decision without logging; public for tests.
-    Result<Issued> decide(const RequestReceived& req, const net::PeerInfo& peer);
+    // `serial_hex`, when given, receives the issued certificate's serial.
+    Result<Issued> decide(const RequestReceived& req, const net::PeerInfo& peer, std::string* serial_hex = nullptr);
 
 private:
     Result<void> authorise_enroll(const RequestReceived& req) const;
