@@ -29,12 +29,12 @@ constexpr std::size_t kMaxAwaitingInstall = 10'000;
 
 }  // namespace
 
-EnrollService::EnrollService(const Authority& ca, Store& store, ServicePolicy policy, LogSink log,
-                             std::function<std::int64_t()> clock)
+EnrollService::EnrollService(const Authority& ca, Store& store, const ClassRegistry& classes, ServicePolicy policy,
+                             LogSink log, std::function<std::int64_t()> clock)
     : ca_(ca),
       store_(store),
       policy_(policy),
-      classes_(std::make_shared<const std::map<std::string, Bytes>>(ca.material().class_secrets)),
+      classes_(classes),
       log_(std::move(log)),
       clock_(std::move(clock)) {}
 
@@ -50,27 +50,30 @@ Result<void> EnrollService::check_csr_policy(const RequestReceived& req) const {
 }
 
 Result<void> EnrollService::authorise_enroll(const RequestReceived& req) const {
-    std::shared_ptr<const std::map<std::string, Bytes>> classes;
-    {
-        std::lock_guard lock(mu_);
-        classes = classes_;
-    }
-    const auto it = classes->find(req.class_id);
-    if (it == classes->end()) return make_error(Code::unknown_class, "device class '" + req.class_id + "' is not known here");
+    auto secrets = classes_.secrets_for(req.class_id);
+    if (!secrets) return secrets.error();
     // The device proves it holds HMAC(class secret, class||id) without
-    // sending it: a MAC over the transcript (docs/PROTOCOL.md, "Bootstrap token").
-    const auto token = derive_device_token(it->second, req.class_id, req.device_id);
-    const auto expected = token_proof(token, req.transcript, req.csr_der);
-    if (!crypto::constant_time_equal(expected, req.token_proof))
-        return make_error(Code::bad_token_proof, "the bootstrap token proof does not verify for this device");
-    return {};
+    // sending it: a MAC over the transcript (docs/PROTOCOL.md, "Bootstrap
+    // token"). After a rotation the previous secret is tried too, during
+    // its grace period.
+    for (const auto& secret : *secrets) {
+        const auto token = derive_device_token(secret, req.class_id, req.device_id);
+        const auto expected = token_proof(token, req.transcript, req.csr_der);
+        if (crypto::constant_time_equal(expected, req.token_proof)) return {};
+    }
+    return make_error(Code::bad_token_proof, "the bootstrap token proof does not verify for this device");
 }
 
 Result<std::string> EnrollService::authorise_renew(const RequestReceived& req) {
     const auto& m = ca_.material();
     const std::int64_t now = clock_();
-    if (!crypto::signed_by(req.current_certificate, m.ca_der))
-        return make_error(Code::unknown_certificate, "the presented certificate was not issued by this domain");
+    // The current CA or a retired one ([[domain.retired]]): a CA rotation
+    // must not force every device to enroll again. The renewed certificate
+    // comes from the current CA all the same.
+    bool ours = crypto::signed_by(req.current_certificate, m.ca_der);
+    for (std::size_t i = 0; !ours && i < m.retired.size(); ++i)
+        ours = crypto::signed_by(req.current_certificate, m.retired[i].ca_der);
+    if (!ours) return make_error(Code::unknown_certificate, "the presented certificate was not issued by this domain");
     auto info = crypto::parse_certificate(req.current_certificate);
     if (!info) return make_error(Code::unknown_certificate, info.error().message);
     const std::string serial = to_hex(info->serial);

@@ -12,6 +12,7 @@
 
 #include "admin/metrics.hpp"
 #include "ca/authority.hpp"
+#include "classes/class_registry.hpp"
 #include "irp/net/server.hpp"
 #include "log.hpp"
 #include "store/store.hpp"
@@ -29,8 +30,8 @@ using LogSink = std::function<void(const std::string&)>;
 class EnrollService final : public net::ServerHandler {
 public:
     // `clock` returns Unix seconds (tests pass a fixed clock).
-    EnrollService(const Authority& ca, Store& store, ServicePolicy policy, LogSink log,
-                  std::function<std::int64_t()> clock);
+    EnrollService(const Authority& ca, Store& store, const ClassRegistry& classes, ServicePolicy policy,
+                  LogSink log, std::function<std::int64_t()> clock);
 
     Answer on_request(const RequestReceived& req, const net::PeerInfo& peer) override;
     bool on_install_report(const InstallReported& rep, const net::PeerInfo& peer) override;
@@ -39,11 +40,7 @@ public:
 
     void set_metrics(Metrics* m) { metrics_ = m; }
     void set_log_format(LogFormat f) { format_ = f; }
-    // SIGHUP: the class list and the renewal policy, for requests decided afterwards.
-    void set_classes(std::map<std::string, Bytes> secrets) {
-        std::lock_guard lock(mu_);
-        classes_ = std::make_shared<const std::map<std::string, Bytes>>(std::move(secrets));
-    }
+    // SIGHUP: the renewal policy, for requests decided afterwards.
     void set_policy(ServicePolicy p) {
         std::lock_guard lock(mu_);
         policy_ = p;
@@ -65,7 +62,7 @@ private:
     const Authority& ca_;
     Store& store_;
     ServicePolicy policy_;  // guarded by mu_
-    std::shared_ptr<const std::map<std::string, Bytes>> classes_;  // guarded by mu_
+    const ClassRegistry& classes_;
     LogSink log_;
     std::function<std::int64_t()> clock_;
     Metrics* metrics_ = nullptr;

@@ -92,13 +92,14 @@ int cmd_run(const std::string& config_path) {
         std::fprintf(stderr, "%s\n", line.c_str());
     };
     server::Metrics metrics;
+    server::ClassRegistry classes(**store, *rng, material->class_secrets, unix_now);
     server::RevocationService revocation(*material, **store, *rng,
                                          server::RevocationSettings{cfg->crl_validity_s, cfg->crl_refresh_s, cfg->ocsp_validity_s},
                                          unix_now);
     revocation.set_metrics(&metrics);
     const auto log_format = cfg->log_format == "json" ? server::LogFormat::json : server::LogFormat::text;
     server::HttpFrontends http(
-        server::HttpDeps{**store, revocation, metrics, admin_token, cfg->domain, unix_now, log, log_format},
+        server::HttpDeps{**store, revocation, classes, metrics, admin_token, cfg->domain, unix_now, log, log_format},
         cfg->admin_listen, cfg->http_listen);
     if (auto r = http.start(); !r) return fail(r.error());
     // Without an explicit base_url, certificates point at the port actually
@@ -116,7 +117,8 @@ int cmd_run(const std::string& config_path) {
         return p;
     };
     server::Authority ca(*material, profile_of(*cfg), *rng);
-    server::EnrollService service(ca, **store, server::ServicePolicy{cfg->allow_same_key_renewal}, log, unix_now);
+    server::EnrollService service(ca, **store, classes, server::ServicePolicy{cfg->allow_same_key_renewal}, log,
+                                  unix_now);
     service.set_metrics(&metrics);
     service.set_log_format(log_format);
 
@@ -169,7 +171,7 @@ int cmd_run(const std::string& config_path) {
             secrets = std::move(s.value());
         }
         running = server::apply_live(running, *next);
-        if (!secrets.empty()) service.set_classes(std::move(secrets));
+        if (!secrets.empty()) classes.set_config_classes(std::move(secrets));
         service.set_policy(server::ServicePolicy{running.allow_same_key_renewal});
         ca.set_profile(profile_of(running));
         if (running_server) running_server->update(live_of(running));
@@ -197,6 +199,27 @@ int cmd_run(const std::string& config_path) {
         log("irp-server: domain " + cfg->domain + " listening on " + irp_at + " (" + storage + ")");
         log("irp-server: admin API on " + admin_at + (admin_token.empty() ? " (disabled: no admin.token_file)" : "") +
             "; CRL and OCSP on " + http_at + " (certificates point to " + base_url + ")");
+    }
+    // When each retired CA may leave [[domain.retired]]. Finding its last
+    // certificate would scan the store, so this is an upper bound: a CA's
+    // certificates end by its own notAfter (issue_device clamps them), and
+    // its last CRL is relied on for one http.crl_validity_s after that.
+    auto utc = [](std::int64_t t) {
+        const std::time_t tt = static_cast<std::time_t>(t);
+        std::tm tm{};
+        gmtime_r(&tt, &tm);
+        char buf[32];
+        std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        return std::string(buf);
+    };
+    for (const auto& r : material->retired) {
+        const std::int64_t removable = r.ca_info.not_after + std::int64_t{cfg->crl_validity_s};
+        std::string subject = r.ca_info.subject;  // O="...",CN="...": the quotes add nothing to a log line
+        std::erase(subject, '"');
+        log(server::render_log(log_format, "retired_ca",
+                               {{"issuer", r.issuer_id}, {"subject", server::printable(subject, true, 200)},
+                                {"not_after", utc(r.ca_info.not_after)}, {"removable_after", utc(removable)},
+                                {"removable_now", removable <= unix_now() ? "yes" : "no"}}));
     }
     server.run();
     http.stop();

@@ -49,6 +49,12 @@ ReloadPlan plan_reload(const Config& r, const Config& n) {
     compare(later, "domain.tls_key", r.tls_key, n.tls_key);
     compare(later, "domain.key_passphrase_file", r.key_passphrase_file, n.key_passphrase_file);
     compare(later, "domain.pkcs11_module", r.pkcs11_module, n.pkcs11_module);
+    auto retired_paths = [](const Config& c) {
+        std::vector<std::string> out;
+        for (const auto& rc : c.retired) out.push_back(rc.ca_certificate + "\n" + rc.ca_key);
+        return out;
+    };
+    compare(later, "domain.retired", retired_paths(r), retired_paths(n));
     compare(later, "storage.database", r.database, n.database);
     compare(later, "storage.url", r.storage_url, n.storage_url);
     compare(later, "admin.listen", r.admin_listen, n.admin_listen);

@@ -1,78 +1,13 @@
 #include "admin/http_frontends.hpp"
 
-#include <httplib.h>
-#include "irp/crypto/revocation.hpp"
-#include <nlohmann/json.hpp>
-
 #include <thread>
 
-#include "irp/core/transcript.hpp"
+#include "admin/api_util.hpp"
+#include "admin/routes.hpp"
 
 namespace irp::server {
 
-namespace {
-
-using json = nlohmann::json;
-
-int http_status_for(Code c) {
-    switch (c) {
-        case Code::unknown_certificate: return 404;
-        case Code::certificate_not_active: return 409;
-        case Code::bad_argument: return 400;
-        case Code::storage_unavailable: return 503;
-        default: return 500;
-    }
-}
-
-void send_json(httplib::Response& res, int status, const json& body) {
-    res.status = status;
-    res.set_content(body.dump(2) + "\n", "application/json");
-}
-
-void send_error(httplib::Response& res, int status, Code code, const std::string& message) {
-    send_json(res, status,
-              json{{"error", {{"code", static_cast<int>(code)}, {"name", code_name(code)}, {"message", message}}}});
-}
-
-void send_error(httplib::Response& res, const Error& e) { send_error(res, http_status_for(e.code), e.code, e.message); }
-
-json cert_json(const CertificateRecord& c, bool with_pem) {
-    json j{{"serial", c.serial_hex},
-           {"issuer", c.issuer},
-           {"device_id", c.device_id},
-           {"class", c.class_id},
-           {"not_before", c.not_before},
-           {"not_after", c.not_after},
-           {"issued_at", c.issued_at},
-           {"status", cert_status_name(c.status)},
-           {"replaces", c.replaces},
-           {"replaced_by", c.replaced_by},
-           {"public_key_sha256", c.public_key_sha256_hex},
-           {"revoked", c.revoked_at.has_value()}};
-    if (c.install_status) j["install_status"] = *c.install_status;
-    if (c.revoked_at) {
-        j["revoked_at"] = *c.revoked_at;
-        j["revocation_reason"] = reason_name(c.revocation_reason);
-    }
-    if (with_pem) j["pem"] = crypto::to_pem(c.der, "CERTIFICATE");
-    return j;
-}
-
-json device_json(const DeviceRecord& d) {
-    return json{{"device_id", d.device_id}, {"class", d.class_id}, {"first_seen", d.first_seen}, {"last_seen", d.last_seen}};
-}
-
-std::size_t limit_param(const httplib::Request& req) {
-    if (!req.has_param("limit")) return 100;
-    try {
-        const long v = std::stol(req.get_param_value("limit"));
-        return v < 1 ? 1 : v > 1000 ? 1000 : static_cast<std::size_t>(v);
-    } catch (const std::exception&) {
-        return 100;
-    }
-}
-
-}  // namespace
+using namespace admin;
 
 struct HttpFrontends::Impl {
     explicit Impl(HttpDeps deps) : d(std::move(deps)) {}
@@ -110,156 +45,14 @@ struct HttpFrontends::Impl {
         };
     }
 
-    Result<std::vector<std::string>> revoke_all(const std::vector<CertificateRecord>& certs, std::int32_t reason,
-                                                const std::string& actor, const std::string& peer) {
-        std::vector<std::string> done;
-        for (const auto& c : certs) {
-            if (c.revoked_at) continue;
-            AuditEvent ev{d.clock(), actor, "revoke", c.device_id, c.serial_hex, peer,
-                          std::string("reason=") + reason_name(reason)};
-            auto r = d.store.revoke(c.serial_hex, reason, d.clock(), ev);
-            if (!r && r.error().code != Code::certificate_not_active) return r.error();
-            if (r) done.push_back(c.serial_hex);
-        }
-        return done;
-    }
-
-    std::optional<std::int32_t> reason_of(const httplib::Request& req, httplib::Response& res) {
-        std::string name = "unspecified";
-        if (!req.body.empty()) {
-            const json body = json::parse(req.body, nullptr, false);
-            if (body.is_discarded() || !body.is_object()) {
-                send_error(res, 400, Code::bad_argument, "the body must be a JSON object");
-                return std::nullopt;
-            }
-            if (body.contains("reason")) {
-                if (!body["reason"].is_string()) {
-                    send_error(res, 400, Code::bad_argument, "'reason' must be a string");
-                    return std::nullopt;
-                }
-                name = body["reason"].get<std::string>();
-            }
-        }
-        auto reason = parse_reason(name);
-        if (!reason)
-            send_error(res, 400, Code::bad_argument,
-                       "unknown reason '" + name +
-                           "' (unspecified, keyCompromise, cACompromise, affiliationChanged, superseded, "
-                           "cessationOfOperation, privilegeWithdrawn)");
-        return reason;
-    }
-
     void routes() {
         admin.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
             res.set_content(d.metrics.render(d.clock()), "text/plain; version=0.0.4");
         });
-        admin.Get("/v1/devices", guarded([this](const httplib::Request& req, httplib::Response& res) {
-            auto list = d.store.list_devices(req.get_param_value("after"), limit_param(req));
-            if (!list) return send_error(res, list.error());
-            json out = json::array();
-            for (const auto& dev : *list) out.push_back(device_json(dev));
-            send_json(res, 200, json{{"devices", out}, {"next", list->empty() ? "" : list->back().device_id}});
-        }));
-        admin.Get(R"(/v1/devices/([A-Za-z0-9._-]{1,64}))", guarded([this](const httplib::Request& req, httplib::Response& res) {
-            auto dev = d.store.find_device(req.matches[1]);
-            if (!dev) return send_error(res, dev.error());
-            if (!*dev) return send_error(res, 404, Code::bad_argument, "no device '" + std::string(req.matches[1]) + "'");
-            auto certs = d.store.certificates_of(req.matches[1]);
-            if (!certs) return send_error(res, certs.error());
-            json cs = json::array();
-            for (const auto& c : *certs) cs.push_back(cert_json(c, false));
-            send_json(res, 200, json{{"device", device_json(**dev)}, {"certificates", cs}});
-        }));
-        admin.Post(R"(/v1/devices/([A-Za-z0-9._-]{1,64})/revoke)", guarded([this](const httplib::Request& req, httplib::Response& res) {
-            const auto reason = reason_of(req, res);
-            if (!reason) return;
-            auto certs = d.store.certificates_of(req.matches[1]);
-            if (!certs) return send_error(res, certs.error());
-            if (certs->empty()) return send_error(res, 404, Code::bad_argument, "no device '" + std::string(req.matches[1]) + "'");
-            auto done = revoke_all(*certs, *reason, "admin", req.remote_addr);
-            if (!done) return send_error(res, done.error());
-            send_json(res, 200, json{{"device_id", std::string(req.matches[1])}, {"revoked", *done},
-                                     {"reason", reason_name(*reason)}});
-        }));
-        admin.Get("/v1/certificates", guarded([this](const httplib::Request& req, httplib::Response& res) {
-            CertificateQuery q;
-            q.device_id = req.get_param_value("device");
-            q.after_serial = req.get_param_value("after");
-            q.limit = limit_param(req);
-            if (req.has_param("revoked")) {
-                const std::string v = req.get_param_value("revoked");
-                if (v != "true" && v != "false") return send_error(res, 400, Code::bad_argument, "revoked must be true or false");
-                q.revoked = v == "true";
-            }
-            if (req.has_param("status")) {
-                const std::string s = req.get_param_value("status");
-                for (auto st : {CertStatus::issued, CertStatus::installed, CertStatus::superseded, CertStatus::install_failed})
-                    if (s == cert_status_name(st)) q.status = st;
-                if (!q.status) return send_error(res, 400, Code::bad_argument, "unknown status '" + s + "'");
-            }
-            auto list = d.store.list_certificates(q);
-            if (!list) return send_error(res, list.error());
-            json out = json::array();
-            for (const auto& c : *list) out.push_back(cert_json(c, false));
-            send_json(res, 200, json{{"certificates", out}, {"next", list->empty() ? "" : list->back().serial_hex}});
-        }));
-        admin.Get(R"(/v1/certificates/([0-9a-f]{1,40}))", guarded([this](const httplib::Request& req, httplib::Response& res) {
-            auto c = d.store.find_certificate(req.matches[1]);
-            if (!c) return send_error(res, c.error());
-            if (!*c) return send_error(res, 404, Code::unknown_certificate, "no certificate with serial " + std::string(req.matches[1]));
-            send_json(res, 200, cert_json(**c, true));
-        }));
-        admin.Post(R"(/v1/certificates/([0-9a-f]{1,40})/revoke)", guarded([this](const httplib::Request& req, httplib::Response& res) {
-            const auto reason = reason_of(req, res);
-            if (!reason) return;
-            auto c = d.store.find_certificate(req.matches[1]);
-            if (!c) return send_error(res, c.error());
-            if (!*c) return send_error(res, 404, Code::unknown_certificate, "no certificate with serial " + std::string(req.matches[1]));
-            AuditEvent ev{d.clock(), "admin", "revoke", (*c)->device_id, (*c)->serial_hex, req.remote_addr,
-                          std::string("reason=") + reason_name(*reason)};
-            if (auto r = d.store.revoke((*c)->serial_hex, *reason, d.clock(), ev); !r) return send_error(res, r.error());
-            send_json(res, 200, json{{"revoked", (*c)->serial_hex}, {"device_id", (*c)->device_id},
-                                     {"reason", reason_name(*reason)}});
-        }));
-        admin.Get("/v1/audit", guarded([this](const httplib::Request& req, httplib::Response& res) {
-            auto log = d.store.audit_log(limit_param(req));
-            if (!log) return send_error(res, log.error());
-            json out = json::array();
-            for (const auto& e : *log)
-                out.push_back(json{{"at", e.at}, {"actor", e.actor}, {"action", e.action}, {"device_id", e.device_id},
-                                   {"serial", e.serial_hex}, {"peer", e.peer}, {"detail", e.detail}});
-            send_json(res, 200, json{{"events", out}});
-        }));
-        admin.Get("/v1/crl", guarded([this](const httplib::Request&, httplib::Response& res) {
-            auto st = d.revocation.crl_status();
-            if (!st) return send_error(res, st.error());
-            send_json(res, 200, json{{"number", st->number}, {"this_update", st->this_update},
-                                     {"next_update", st->next_update}, {"entries", st->entries}});
-        }));
-
-        // Relying parties: no authentication, as RFC 5280 / 6960 expect.
-        http.Get(R"(/crl/([0-9a-f]{1,64})\.crl)", [this](const httplib::Request& req, httplib::Response& res) {
-            if (req.matches[1] != d.revocation.issuer_id()) {
-                res.status = 404;  // another (e.g. retired) CA's CRL is not served here
-                return;
-            }
-            auto crl = d.revocation.crl();
-            if (!crl) {
-                res.status = 503;
-                return;
-            }
-            res.set_content(std::string(crl->begin(), crl->end()), "application/pkix-crl");
-        });
-        http.Post("/ocsp", [this](const httplib::Request& req, httplib::Response& res) {
-            const Bytes resp = d.revocation.ocsp(as_bytes(req.body));
-            res.set_content(std::string(resp.begin(), resp.end()), "application/ocsp-response");
-        });
-        // RFC 6960 appendix A.1: GET {url}/{url-encoding of base64(DER request)}
-        http.Get(R"(/ocsp/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
-            const auto der = crypto::base64_decode(req.matches[1].str());
-            const Bytes resp = der ? d.revocation.ocsp(*der) : crypto::ocsp_error_response(1);
-            res.set_content(std::string(resp.begin(), resp.end()), "application/ocsp-response");
-        });
+        Routes r{d, admin, http, [this](auto f) { return guarded(std::move(f)); }};
+        add_inventory_routes(r);
+        add_class_routes(r);
+        add_revocation_routes(r);
         for (auto* s : {&admin, &http}) {
             s->set_payload_max_length(64 * 1024);
             s->set_read_timeout(5, 0);

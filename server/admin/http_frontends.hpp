@@ -9,6 +9,7 @@
 #include <string>
 
 #include "admin/metrics.hpp"
+#include "classes/class_registry.hpp"
 #include "config/config.hpp"
 #include "log.hpp"
 #include "revocation/revocation.hpp"
@@ -21,6 +22,7 @@ using LogLine = std::function<void(const std::string&)>;
 struct HttpDeps {
     Store& store;
     RevocationService& revocation;
+    ClassRegistry& classes;
     Metrics& metrics;
     std::string admin_token;  // empty: the admin API answers 503
     std::string domain;

@@ -1,5 +1,6 @@
 #include "admin/metrics.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace irp::server {
@@ -37,6 +38,17 @@ void Metrics::request(Operation op, bool issued, double seconds) {
 
 void Metrics::database(double seconds) { db_latency_.observe(seconds); }
 
+void Metrics::track_crl_issuers(const std::vector<std::string>& issuer_ids) {
+    for (const auto& id : issuer_ids)
+        if (std::none_of(crl_ages_.begin(), crl_ages_.end(), [&](const CrlAge& c) { return c.issuer == id; }))
+            crl_ages_.emplace_back(id);
+}
+
+void Metrics::crl_signed(std::string_view issuer_id, std::int64_t at) {
+    for (auto& c : crl_ages_)
+        if (c.issuer == issuer_id) c.signed_at = at;
+}
+
 std::string Metrics::render(std::int64_t now) const {
     std::string out;
     auto line = [&out](const char* text, std::uint64_t v) {
@@ -62,10 +74,12 @@ std::string Metrics::render(std::int64_t now) const {
     out += "# HELP irp_connections_refused_total Connections refused by the per-source rate limit or the cap.\n"
            "# TYPE irp_connections_refused_total counter\n";
     line("irp_connections_refused_total", refused_);
-    const std::int64_t signed_at = crl_signed_at_.load();
-    out += "# HELP irp_crl_age_seconds Age of the CRL last signed by this server (-1: none yet).\n"
+    out += "# HELP irp_crl_age_seconds Age of the CRL last signed by this server, per issuing CA (-1: none yet).\n"
            "# TYPE irp_crl_age_seconds gauge\n";
-    out += "irp_crl_age_seconds " + std::to_string(signed_at ? now - signed_at : -1) + "\n";
+    for (const auto& c : crl_ages_) {
+        const std::int64_t signed_at = c.signed_at.load();
+        out += "irp_crl_age_seconds{issuer=\"" + c.issuer + "\"} " + std::to_string(signed_at ? now - signed_at : -1) + "\n";
+    }
     return out;
 }
 

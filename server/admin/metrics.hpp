@@ -4,7 +4,10 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "irp/base/error.hpp"
 #include "irp/core/messages.hpp"
@@ -20,7 +23,10 @@ public:
     void connection(int delta) { open_connections_ += delta; }
     void session_failure() { ++session_failures_; }
     void refused() { ++refused_; }
-    void crl_signed(std::int64_t at) { crl_signed_at_ = at; }
+    // The CAs whose CRL age is reported, one irp_crl_age_seconds{issuer=...}
+    // each. Call before serving: the list is fixed while others read it.
+    void track_crl_issuers(const std::vector<std::string>& issuer_ids);
+    void crl_signed(std::string_view issuer_id, std::int64_t at);  // an untracked id is ignored
 
     std::string render(std::int64_t now) const;
 
@@ -37,7 +43,12 @@ private:
     std::atomic<std::int64_t> open_connections_{0};
     std::atomic<std::uint64_t> session_failures_{0};
     std::atomic<std::uint64_t> refused_{0};
-    std::atomic<std::int64_t> crl_signed_at_{0};
+    struct CrlAge {
+        explicit CrlAge(std::string id) : issuer(std::move(id)) {}
+        std::string issuer;
+        std::atomic<std::int64_t> signed_at{0};
+    };
+    std::deque<CrlAge> crl_ages_;  // a deque: its atomics never move
     Histogram request_latency_;
     Histogram db_latency_;
 };

@@ -111,6 +111,61 @@ Result<std::shared_ptr<const crypto::PrivateKey>> load_key(const Config& cfg, co
     return std::make_shared<const crypto::PrivateKey>(std::move(key.value()));
 }
 
+// A domain CA certificate (`what` names it in errors): a CA, signed by the
+// root, with a subject key identifier, whose hex is its issuer id in the
+// store and in CRL URLs.
+Result<crypto::CertInfo> check_domain_ca(const std::string& what, const std::string& path, ByteView ca_der,
+                                         ByteView root_der, const std::string& root_path) {
+    auto info = crypto::parse_certificate(ca_der);
+    if (!info) return info.error();
+    if (!info->is_ca) return make_error(Code::config_invalid, "'" + path + "' is not a CA certificate");
+    if (!crypto::signed_by(ca_der, root_der))
+        return make_error(Code::config_invalid, what + " is not signed by the root in '" + root_path + "'");
+    if (info->subject_key_id.empty())
+        return make_error(Code::config_invalid, "'" + path + "' has no subject key identifier");
+    return info;
+}
+
+// The i-th [[domain.retired]] entry, checked as the current CA is.
+Result<RetiredCaMaterial> load_retired(const Config& cfg, std::size_t i, ByteView root_der, const Secret& passphrase) {
+    const RetiredCa& r = cfg.retired[i];
+    RetiredCaMaterial out;
+    auto der = load_one_cert(r.ca_certificate);
+    if (!der) return der.error();
+    out.ca_der = std::move(der.value());
+    auto info = check_domain_ca("the retired CA '" + r.ca_certificate + "'", r.ca_certificate, out.ca_der, root_der,
+                                cfg.root_certificate);
+    if (!info) return info.error();
+    out.ca_info = std::move(info.value());
+    out.issuer_id = to_hex(out.ca_info.subject_key_id);
+    const std::string setting = "domain.retired[" + std::to_string(i + 1) + "].ca_key";
+    auto key = load_key(cfg, setting, r.ca_key, passphrase, out.ca_der);
+    if (!key) return key.error();
+    out.ca_key = std::move(key.value());
+    return out;
+}
+
+// Every retired CA, each with an issuer id of its own: the id chooses the
+// CA for a CRL request, an OCSP CertID's store lookup and a renewal.
+Result<std::vector<RetiredCaMaterial>> load_retired_cas(const Config& cfg, const DomainMaterial& m,
+                                                        const Secret& passphrase) {
+    std::vector<RetiredCaMaterial> out;
+    for (std::size_t i = 0; i < cfg.retired.size(); ++i) {
+        auto ca = load_retired(cfg, i, m.root_der, passphrase);
+        if (!ca) return ca.error();
+        const std::string& path = cfg.retired[i].ca_certificate;
+        if (ca->issuer_id == m.issuer_id)
+            return make_error(Code::config_invalid, "the retired CA '" + path + "' is the current domain CA (key identifier " +
+                                                        ca->issuer_id + "); remove it from [[domain.retired]]");
+        for (const auto& earlier : out)
+            if (earlier.issuer_id == ca->issuer_id)
+                return make_error(Code::config_invalid, "the retired CA '" + path + "' is listed twice (key identifier " +
+                                                            ca->issuer_id + ")");
+        out.push_back(std::move(ca.value()));
+    }
+    return out;
+}
+
 }  // namespace
 
 std::string crl_url(std::string_view base_url, std::string_view issuer_id) {
@@ -151,11 +206,8 @@ Result<DomainMaterial> load_domain(const Config& cfg) {
     m.root_der = std::move(root.value());
     m.ca_der = std::move(ca.value());
 
-    auto ca_info = crypto::parse_certificate(m.ca_der);
+    auto ca_info = check_domain_ca("the domain CA", cfg.ca_certificate, m.ca_der, m.root_der, cfg.root_certificate);
     if (!ca_info) return ca_info.error();
-    if (!ca_info->is_ca) return make_error(Code::config_invalid, "'" + cfg.ca_certificate + "' is not a CA certificate");
-    if (!crypto::signed_by(m.ca_der, m.root_der))
-        return make_error(Code::config_invalid, "the domain CA is not signed by the root in '" + cfg.root_certificate + "'");
     if (!crypto::signed_by(*tls, m.ca_der))
         return make_error(Code::config_invalid, "the TLS certificate is not issued by the domain CA");
     m.ca_info = std::move(ca_info.value());
@@ -172,6 +224,9 @@ Result<DomainMaterial> load_domain(const Config& cfg) {
     if (m.tls_key->algorithm() == crypto::KeyAlgorithm::ed25519)
         return make_error(Code::config_invalid, "the TLS key '" + cfg.tls_key + "' must be ECDSA (TLS 1.2 serves ECDSA certificates only)");
     m.tls_chain = {std::move(tls.value()), m.ca_der, m.root_der};
+    auto retired = load_retired_cas(cfg, m, passphrase);
+    if (!retired) return retired.error();
+    m.retired = std::move(retired.value());
 
     auto secrets = load_class_secrets(cfg);
     if (!secrets) return secrets.error();

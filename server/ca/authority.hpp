@@ -7,11 +7,23 @@
 #include <mutex>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "config/config.hpp"
 #include "irp/crypto/crypto.hpp"
 
 namespace irp::server {
+
+// A domain CA of an earlier generation ([[domain.retired]]). It signs the
+// CRL and the OCSP answers for the certificates it issued, never a new
+// certificate, and renewals still accept its certificates
+// (docs/OPERATIONS.md, "Key rotation").
+struct RetiredCaMaterial {
+    Bytes ca_der;
+    crypto::CertInfo ca_info;
+    std::string issuer_id;  // hex SKI, as the store's `issuer`
+    std::shared_ptr<const crypto::PrivateKey> ca_key;
+};
 
 struct DomainMaterial {
     std::string domain;
@@ -23,11 +35,15 @@ struct DomainMaterial {
     std::vector<Bytes> tls_chain;  // server cert, issuing CA, root
     std::shared_ptr<const crypto::PrivateKey> tls_key;
     std::map<std::string, Bytes> class_secrets;  // class id -> secret
+    std::vector<RetiredCaMaterial> retired;      // config order
 };
 
 // Reads and cross-checks every file the config names: the CA certificate
 // must be a CA signed by the root, the keys must match their certificates,
-// each class secret must be at least 16 bytes of hex.
+// each class secret must be at least 16 bytes of hex. Each retired CA gets
+// the checks of the current one (a CA, signed by the root, its key
+// matching); its issuer id must differ from the current CA's and from every
+// other retired CA's.
 //
 // Keys (domain.ca_key, domain.tls_key) are PKCS#8 PEM files or PKCS#11 URIs.
 // An encrypted PEM key ("ENCRYPTED PRIVATE KEY") is decrypted with the first

@@ -247,6 +247,8 @@ int main(int argc, char** argv) {
         auto r = ca_tool::assemble(as, *rng);
         if (!r) return fail(r.error());
         for (const auto& f : r->created) std::fprintf(stderr, "created %s\n", f.c_str());
+        for (const auto& f : r->retired)
+            std::fprintf(stderr, "retired %s: it keeps signing CRLs and OCSP answers for what it issued\n", f.c_str());
         std::printf("%s\n", r->config_path.c_str());
         std::fprintf(stderr, "run: irp-server run --config %s\n", r->config_path.c_str());
         return 0;

@@ -468,6 +468,28 @@ Result<ServerTlsResult> server_tls(const ServerTlsOptions& o, crypto::Random& rn
     return out;
 }
 
+namespace {
+
+// Points cfg at the CA in `incoming_cert` and `incoming_key`, retiring the
+// CA it named before. Returns the certificate path retired now, or "".
+std::string repoint_ca(server::Config& cfg, const std::string& incoming_cert, const std::string& incoming_key) {
+    auto& retired = cfg.retired;
+    std::erase_if(retired, [&](const server::RetiredCa& r) { return absolute(r.ca_certificate) == incoming_cert; });
+    std::string moved;
+    const bool outgoing = !cfg.ca_certificate.empty() && absolute(cfg.ca_certificate) != incoming_cert;
+    if (outgoing && std::ranges::none_of(retired, [&](const server::RetiredCa& r) {
+            return absolute(r.ca_certificate) == absolute(cfg.ca_certificate);
+        })) {
+        retired.push_back(server::RetiredCa{cfg.ca_certificate, cfg.ca_key});
+        moved = cfg.ca_certificate;
+    }
+    cfg.ca_certificate = incoming_cert;
+    cfg.ca_key = incoming_key;
+    return moved;
+}
+
+}  // namespace
+
 Result<AssembleResult> assemble(const AssembleOptions& o, crypto::Random& rng) {
     const std::string dir = absolute(o.dir);
     const std::string gd = generation_dir(dir, o.generation);
@@ -512,8 +534,8 @@ Result<AssembleResult> assemble(const AssembleOptions& o, crypto::Random& rng) {
         if (!o.http_listen.empty()) cfg.http_listen = o.http_listen;
     }
     cfg.root_certificate = dir + "/root-ca.pem";
-    cfg.ca_certificate = gd + "/domain-ca.pem";
-    cfg.ca_key = gd + "/domain-ca.key";
+    if (auto moved = repoint_ca(cfg, gd + "/domain-ca.pem", gd + "/domain-ca.key"); !moved.empty())
+        out.retired.push_back(std::move(moved));
     cfg.tls_certificate = gd + "/server-tls.pem";
     cfg.tls_key = gd + "/server-tls.key";
     const std::string text = server::render_config(cfg);

@@ -168,6 +168,7 @@ struct AssembleOptions {
 struct AssembleResult {
     std::string config_path;
     std::vector<std::string> created;  // secrets and files written now
+    std::vector<std::string> retired;  // CA certificates moved to [[domain.retired]] now
 };
 
 // Makes DOMAINDIR runnable by `irp-server run`: copies the root certificate,
@@ -175,7 +176,11 @@ struct AssembleResult {
 // them), writes server.toml (server::render_config, the layout of `irp-server
 // init`) and creates the SQLite database. Refuses when any file under
 // DOMAINDIR holds the root's private key, and checks the result with
-// server::load_domain before writing server.toml.
+// server::load_domain before writing server.toml. With `force`, re-pointing
+// an existing server.toml at another generation moves the outgoing CA to
+// [[domain.retired]] (it keeps signing CRLs and OCSP answers for what it
+// issued, and its devices can still renew); the incoming CA leaves that
+// list if it was on it.
 Result<AssembleResult> assemble(const AssembleOptions& o, crypto::Random& rng);
 
 // ---- helpers (also for tests) ------------------------------------------------

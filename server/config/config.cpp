@@ -1,6 +1,7 @@
 // irp-server configuration: strict TOML parsing, validation and rendering.
-// One table (kKeys) describes every key outside [classes]; parsing, the
-// unknown-key check, the required-key check and rendering all walk it.
+// One table (kKeys) describes every key outside [classes] and
+// [[domain.retired]] (kRetiredKeys); parsing, the unknown-key check, the
+// required-key check and rendering all walk them.
 #include "config/config.hpp"
 
 #include <algorithm>
@@ -85,6 +86,20 @@ constexpr KeySpec kKeys[] = {
     integer("http", "crl_refresh_s", &Config::crl_refresh_s, 10, 31'536'000),
     integer("http", "ocsp_validity_s", &Config::ocsp_validity_s, 60, 31'536'000),
 };
+
+// Each [[domain.retired]] table: every key is required.
+struct RetiredKeySpec {
+    std::string_view name;
+    Kind kind;  // path or key
+    std::string RetiredCa::*str;
+};
+constexpr RetiredKeySpec kRetiredKeys[] = {
+    {"ca_certificate", Kind::path, &RetiredCa::ca_certificate},
+    {"ca_key", Kind::key, &RetiredCa::ca_key},
+};
+constexpr std::string_view kRetiredComment =
+    "Retired domain CAs (earlier generations): they sign CRLs and OCSP answers for what they issued, never new "
+    "certificates";
 
 struct Section {
     std::string_view name;
@@ -239,15 +254,7 @@ struct Parser {
                 while (!(cfg.*k.str).empty() && (cfg.*k.str).back() == '/') (cfg.*k.str).pop_back();
                 return;
             case Kind::opt_path: path(full, n, cfg.*k.str); return;
-            case Kind::key:
-                if (str && crypto::is_pkcs11_uri(*str)) {
-                    if (auto uri = crypto::parse_pkcs11_uri(*str); !uri)
-                        return fail(n.source(), "'" + full + "': " + uri.error().message);
-                    cfg.*k.str = *str;
-                    return;
-                }
-                path(full, n, cfg.*k.str);
-                return;
+            case Kind::key: key(full, n, cfg.*k.str); return;
             case Kind::opt_text:
                 if (!str || str->empty() || str->size() > 1000 || str->find('\n') != std::string::npos)
                     return fail(n.source(), "'" + full + "' must be a non-empty string on one line");
@@ -260,6 +267,15 @@ struct Parser {
         if (!n.is_string() || n.as_string()->get().empty())
             return fail(n.source(), "'" + full + "' must be a non-empty file path string");
         out = resolve(dir, n.as_string()->get());
+    }
+
+    // A PEM file path or a PKCS#11 URI (kept as written).
+    void key(const std::string& full, const toml::node& n, std::string& out) {
+        const std::string* str = n.is_string() ? &n.as_string()->get() : nullptr;
+        if (!str || !crypto::is_pkcs11_uri(*str)) return path(full, n, out);
+        if (auto uri = crypto::parse_pkcs11_uri(*str); !uri)
+            return fail(n.source(), "'" + full + "': " + uri.error().message);
+        out = *str;
     }
 
     void algorithms(const std::string& full, const toml::node& n) {
@@ -303,6 +319,34 @@ struct Parser {
         }
     }
 
+    // [[domain.retired]]: an array of tables, each with every key of kRetiredKeys.
+    void retired(const toml::key& key, const toml::node& node) {
+        const toml::array* arr = node.as_array();
+        // An empty array (`retired = []`) is no retired CA; toml++ does not
+        // count it as an array of tables.
+        if (!arr || (!arr->empty() && !arr->is_array_of_tables()))
+            return fail(key.source(), "'domain.retired' must be an array of tables ([[domain.retired]])");
+        for (const toml::node& entry : *arr) {
+            const toml::table& t = *entry.as_table();
+            RetiredCa ca;
+            for (auto&& [k, v] : t) {
+                const std::string full = "domain.retired." + std::string(k.str());
+                const auto* spec =
+                    std::ranges::find_if(kRetiredKeys, [&](const RetiredKeySpec& r) { return r.name == k.str(); });
+                if (spec == std::end(kRetiredKeys))
+                    unknown(k, v, full);
+                else if (spec->kind == Kind::key)
+                    this->key(full, v, ca.*spec->str);
+                else
+                    path(full, v, ca.*spec->str);
+            }
+            for (const RetiredKeySpec& r : kRetiredKeys)
+                if (!t.contains(r.name))
+                    fail(t.source(), "missing required key 'domain.retired." + std::string(r.name) + "'");
+            cfg.retired.push_back(std::move(ca));
+        }
+    }
+
     void run(const toml::table& root) {
         for (auto&& [key, node] : root) {
             const std::string sec(key.str());
@@ -320,6 +364,10 @@ struct Parser {
                 continue;
             }
             for (auto&& [name, node_value] : *tbl) {
+                if (sec == "domain" && name.str() == "retired") {
+                    retired(name, node_value);
+                    continue;
+                }
                 const auto* spec = std::ranges::find_if(
                     kKeys, [&](const KeySpec& k) { return k.section == sec && k.name == name.str(); });
                 if (spec == std::end(kKeys))
@@ -409,6 +457,26 @@ Result<Config> load_config(const std::string& path) {
     return parse_config(text, path);
 }
 
+namespace {
+
+std::string render_key(const fs::path& dir, const std::string& ref) {
+    return quote(crypto::is_pkcs11_uri(ref) ? ref : relativize(dir, ref));
+}
+
+// [[domain.retired]] tables; they must follow [domain]'s own keys.
+void render_retired(std::ostringstream& out, const fs::path& dir, const std::vector<RetiredCa>& retired) {
+    if (retired.empty()) return;
+    out << "\n# " << kRetiredComment << "\n";
+    for (const RetiredCa& ca : retired) {
+        out << "[[domain.retired]]\n";
+        for (const RetiredKeySpec& k : kRetiredKeys)
+            out << k.name << " = "
+                << (k.kind == Kind::key ? render_key(dir, ca.*k.str) : quote(relativize(dir, ca.*k.str))) << "\n";
+    }
+}
+
+}  // namespace
+
 std::string render_config(const Config& cfg) {
     const fs::path dir(cfg.config_dir);
     std::ostringstream out;
@@ -416,6 +484,7 @@ std::string render_config(const Config& cfg) {
     std::string_view current;
     for (const KeySpec& k : kKeys) {
         if (k.section != current) {
+            if (current == "domain") render_retired(out, dir, cfg.retired);
             current = k.section;
             const auto* s = std::find_if(std::begin(kSections), std::end(kSections),
                                          [&](const Section& sec) { return sec.name == current; });
@@ -434,9 +503,7 @@ std::string render_config(const Config& cfg) {
             case Kind::url: out << quote(cfg.*k.str); break;
             case Kind::opt_path: out << quote(relativize(dir, cfg.*k.str)); break;
             case Kind::opt_text: out << quote(cfg.*k.str); break;
-            case Kind::key:
-                out << quote(crypto::is_pkcs11_uri(cfg.*k.str) ? cfg.*k.str : relativize(dir, cfg.*k.str));
-                break;
+            case Kind::key: out << render_key(dir, cfg.*k.str); break;
             case Kind::algorithms:
                 out << "[";
                 for (std::size_t i = 0; i < cfg.key_algorithms.size(); ++i)

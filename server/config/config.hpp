@@ -16,6 +16,13 @@ struct ClassConfig {
     std::string secret_file;  // absolute after loading
 };
 
+// A domain CA of an earlier generation ([[domain.retired]]): it signs CRLs
+// and OCSP answers for the certificates it issued, never new certificates.
+struct RetiredCa {
+    std::string ca_certificate;  // PEM path, absolute after loading
+    std::string ca_key;          // PEM path (absolute after loading) or PKCS#11 URI, as domain.ca_key
+};
+
 struct Config {
     std::string config_dir;  // directory of the config file; relative paths resolve against it
 
@@ -37,6 +44,7 @@ struct Config {
     std::string tls_key;
     std::string key_passphrase_file;  // absolute; decrypts encrypted PEM keys (else IRP_KEY_PASSPHRASE)
     std::string pkcs11_module;        // absolute; the Cryptoki module for pkcs11: keys
+    std::vector<RetiredCa> retired;   // [[domain.retired]], in file order
 
     // [storage]: exactly one of the two
     std::string database;     // SQLite file path, absolute after loading

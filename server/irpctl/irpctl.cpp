@@ -69,7 +69,7 @@ struct Api {
             return std::nullopt;
         }
         json j = json::parse(res->body, nullptr, false);
-        if (res->status != 200) {
+        if (res->status < 200 || res->status > 299) {
             const std::string msg = !j.is_discarded() && j.contains("error") ? str(j["error"], "message") : res->body;
             std::fprintf(stderr, "irpctl: %s %s: HTTP %d: %s\n", method.c_str(), path.c_str(), res->status, msg.c_str());
             return std::nullopt;
@@ -131,7 +131,26 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     auto* audit = app.add_subcommand("audit", "show the audit log, newest first");
     audit->add_option("--limit", limit, "how many events");
-    auto* crl = app.add_subcommand("crl", "show the current CRL's number, dates and size");
+    std::string cls, secret_hex;
+    std::int64_t grace_days = 30;
+    auto* classes = app.add_subcommand("classes", "list device classes (from server.toml and from the admin API)");
+    auto* klass = app.add_subcommand("class", "manage a device class kept by the server (not one in server.toml)");
+    klass->require_subcommand(1);
+    auto* class_create = klass->add_subcommand("create", "create a class; prints its new secret once");
+    class_create->add_option("name", cls, "class name")->required();
+    class_create->add_option("--secret-hex", secret_hex, "import this secret (hex, at least 16 bytes) instead");
+    auto* class_rotate = klass->add_subcommand("rotate", "give a class a new secret; prints it once");
+    class_rotate->add_option("name", cls, "class name")->required();
+    class_rotate->add_option("--grace-days", grace_days, "days the old secret stays valid (0: refuse it now)")
+        ->capture_default_str();
+    auto* class_disable = klass->add_subcommand("disable", "refuse new enrollments of a class");
+    class_disable->add_option("name", cls, "class name")->required();
+    auto* class_enable = klass->add_subcommand("enable", "accept new enrollments of a class again");
+    class_enable->add_option("name", cls, "class name")->required();
+    auto* class_token = klass->add_subcommand("token", "print one device's bootstrap token (manufacturer side)");
+    class_token->add_option("name", cls, "class name")->required();
+    class_token->add_option("--device-id", device, "device id")->required();
+    auto* crl = app.add_subcommand("crl", "show each domain CA's CRL (current and retired): number, dates, size");
 
     try {
         app.parse(argc, argv);
@@ -225,6 +244,44 @@ int main(int argc, char** argv) {
             }
         });
     }
+    if (*classes)
+        return emit(api.call("GET", "/v1/classes"), [](const json& j) {
+            std::vector<std::vector<std::string>> rows;
+            for (const auto& c : j["classes"])
+                rows.push_back({str(c, "name"), str(c, "source"), c.value("enabled", true) ? "enabled" : "disabled",
+                                c.contains("previous_secret_until") ? when(c["previous_secret_until"]) : "-",
+                                c.contains("updated_at") ? when(c["updated_at"]) : "-"});
+            table({"CLASS", "SOURCE", "STATE", "OLD SECRET UNTIL", "CHANGED"}, rows);
+        });
+    if (*klass) {
+        auto print_secret = [](const json& j) {
+            std::printf("class %s\nsecret %s\n(shown once: give it to the manufacturer; the server keeps it)\n",
+                        str(j, "name").c_str(), str(j, "secret").c_str());
+        };
+        const std::string base = "/v1/classes/" + cls;
+        if (*class_create) {
+            json body{{"name", cls}};
+            if (!secret_hex.empty()) body["secret"] = secret_hex;
+            return emit(api.call("POST", "/v1/classes", &body), print_secret);
+        }
+        if (*class_rotate) {
+            const json body{{"grace_days", grace_days}};
+            return emit(api.call("POST", base + "/rotate", &body), [&](const json& j) {
+                print_secret(j);
+                if (grace_days > 0) std::printf("the previous secret is accepted until %s\n", when(j["previous_secret_until"]).c_str());
+                else std::printf("the previous secret is no longer accepted\n");
+            });
+        }
+        if (*class_disable || *class_enable)
+            return emit(api.call("POST", base + (*class_enable ? "/enable" : "/disable")), [](const json& j) {
+                std::printf("class %s %s\n", str(j, "name").c_str(), j.value("enabled", false) ? "enabled" : "disabled");
+            });
+        if (*class_token) {
+            const json body{{"device_id", device}};
+            return emit(api.call("POST", base + "/token", &body),
+                        [](const json& j) { std::printf("%s\n", str(j, "token").c_str()); });
+        }
+    }
     if (*audit)
         return emit(api.call("GET", "/v1/audit" + query({{"limit", lim}})), [](const json& j) {
             std::vector<std::vector<std::string>> rows;
@@ -235,8 +292,15 @@ int main(int argc, char** argv) {
         });
     if (*crl)
         return emit(api.call("GET", "/v1/crl"), [](const json& j) {
-            std::printf("CRL number %s, %s entries, this update %s, next update %s\n", str(j, "number").c_str(),
-                        str(j, "entries").c_str(), when(j["this_update"]).c_str(), when(j["next_update"]).c_str());
+            // A server without retired CAs support answers only the top-level fields.
+            const json issuers = j.contains("issuers") ? j["issuers"] : json::array({j});
+            for (const auto& c : issuers) {
+                const std::string id = str(c, "issuer_id");
+                std::printf("%s CA %s%s%s\n  CRL number %s, %s entries, this update %s, next update %s\n",
+                            c.value("retired", false) ? "retired" : "current", id.empty() ? "-" : id.c_str(),
+                            c.contains("subject") ? ", " : "", str(c, "subject").c_str(), str(c, "number").c_str(),
+                            str(c, "entries").c_str(), when(c["this_update"]).c_str(), when(c["next_update"]).c_str());
+            }
         });
     return 2;
 }

@@ -36,74 +36,132 @@ const char* reason_name(std::int32_t code) {
 
 RevocationService::RevocationService(const DomainMaterial& m, Store& store, crypto::Random& rng, RevocationSettings s,
                                      std::function<std::int64_t()> clock)
-    : m_(m), store_(store), rng_(rng), s_(s), clock_(std::move(clock)) {}
+    : m_(m), store_(store), rng_(rng), s_(s), clock_(std::move(clock)) {
+    issuers_.push_back(Issuer{m.issuer_id, &m.ca_der, &m.ca_info, m.ca_key, false, {}, {}, {}});
+    for (const auto& r : m.retired)
+        issuers_.push_back(Issuer{r.issuer_id, &r.ca_der, &r.ca_info, r.ca_key, true, {}, {}, {}});
+}
 
-Result<Bytes> RevocationService::crl() {
+void RevocationService::set_metrics(Metrics* m) {
+    metrics_ = m;
+    if (m) m->track_crl_issuers(issuer_ids());
+}
+
+std::vector<std::string> RevocationService::issuer_ids() const {
+    std::vector<std::string> out;
+    for (const auto& is : issuers_) out.push_back(is.id);
+    return out;
+}
+
+std::optional<std::size_t> RevocationService::index_of(std::string_view issuer_id) const {
+    for (std::size_t i = 0; i < issuers_.size(); ++i)
+        if (issuers_[i].id == issuer_id) return i;
+    return std::nullopt;
+}
+
+Result<Bytes> RevocationService::crl(std::string_view issuer_id) {
+    const auto at = index_of(issuer_id);
+    if (!at) return make_error(Code::bad_argument, "no domain CA with issuer id '" + std::string(issuer_id) + "'");
+    Issuer& is = issuers_[*at];
     const std::int64_t now = clock_();
     // Entries may leave the CRL once the certificate has expired (RFC 5280
     // 3.3); keep them a day longer for relying parties with skewed clocks.
-    auto entries = store_.revoked(m_.issuer_id, now - 86'400);
+    auto entries = store_.revoked(is.id, now - 86'400);
     if (!entries) return entries.error();
     std::lock_guard lock(mu_);
-    const bool same_set = !crl_.empty() && entries->size() == crl_entries_.size() &&
-                          std::equal(entries->begin(), entries->end(), crl_entries_.begin(),
+    const bool same_set = !is.crl.empty() && entries->size() == is.entries.size() &&
+                          std::equal(entries->begin(), entries->end(), is.entries.begin(),
                                      [](const RevokedEntry& a, const RevokedEntry& b) {
                                          return a.serial_hex == b.serial_hex && a.reason == b.reason;
                                      });
-    if (same_set && now - crl_status_.this_update < s_.crl_refresh_s) return crl_;
+    if (same_set && now - is.status.this_update < s_.crl_refresh_s) return is.crl;
+    return resign(is, std::move(entries.value()), now);
+}
 
+Result<Bytes> RevocationService::resign(Issuer& is, std::vector<RevokedEntry> entries, std::int64_t now) {
     std::vector<crypto::CrlEntry> list;
-    list.reserve(entries->size());
-    for (const auto& e : *entries) {
+    list.reserve(entries.size());
+    for (const auto& e : entries) {
         Bytes serial;
         if (!from_hex(e.serial_hex, serial)) return make_error(Code::internal, "bad serial in store: " + e.serial_hex);
         list.push_back(crypto::CrlEntry{std::move(serial), e.revoked_at, e.reason});
     }
-    auto number = store_.next_crl_number(m_.issuer_id);
+    // CRL numbers are per issuer (RFC 5280 5.2.3: per CRL issuer and scope).
+    auto number = store_.next_crl_number(is.id);
     if (!number) return number.error();
-    auto signed_crl = crypto::issue_crl(*m_.ca_key, m_.ca_der, list, *number, now, now + s_.crl_validity_s, rng_);
+    auto signed_crl = crypto::issue_crl(*is.key, *is.ca_der, list, *number, now, now + s_.crl_validity_s, rng_);
     if (!signed_crl) return signed_crl.error();
-    crl_ = std::move(signed_crl.value());
-    crl_entries_ = std::move(entries.value());
-    crl_status_ = CrlStatus{*number, now, now + s_.crl_validity_s, crl_entries_.size()};
-    if (metrics_) metrics_->crl_signed(now);
-    return crl_;
+    is.crl = std::move(signed_crl.value());
+    is.entries = std::move(entries);
+    is.status = CrlStatus{is.id, is.ca_info->subject, is.retired, *number, now, now + s_.crl_validity_s, is.entries.size()};
+    if (metrics_) metrics_->crl_signed(is.id, now);
+    return is.crl;
 }
 
-Result<CrlStatus> RevocationService::crl_status() {
-    if (auto r = crl(); !r) return r.error();
+Result<CrlStatus> RevocationService::crl_status(std::string_view issuer_id) {
+    if (auto r = crl(issuer_id); !r) return r.error();
     std::lock_guard lock(mu_);
-    return crl_status_;
+    return issuers_[*index_of(issuer_id)].status;
+}
+
+Result<std::vector<CrlStatus>> RevocationService::crl_statuses() {
+    std::vector<CrlStatus> out;
+    for (const auto& id : issuer_ids()) {
+        auto st = crl_status(id);
+        if (!st) return st.error();
+        out.push_back(std::move(st.value()));
+    }
+    return out;
+}
+
+// RFC 6960 puts one responder signature on a response, so one CA answers a
+// whole request: the CA of the first CertID that names one of ours (current
+// or retired), or the current CA when none does. CertIDs of any other CA are
+// answered "unknown"; a relying party asks again, one request per issuer
+// (docs/OPERATIONS.md, "Key rotation").
+const RevocationService::Issuer& RevocationService::responder_for(const std::vector<crypto::OcspCertId>& ids) const {
+    for (const auto& id : ids)
+        for (const auto& is : issuers_)
+            if (crypto::ocsp_id_matches_issuer(id, *is.ca_der)) return is;
+    return issuers_.front();
+}
+
+// Sets good or revoked for a CertID of `is` that the store knows; false when
+// the store cannot be read.
+bool RevocationService::look_up(crypto::OcspSingle& one, const Issuer& is) {
+    // The store keys serials as minimal big-endian hex.
+    const Bytes& serial = one.id.serial;
+    std::size_t skip = 0;
+    while (skip + 1 < serial.size() && serial[skip] == 0) ++skip;
+    auto rec = store_.find_certificate(to_hex(ByteView(serial).subspan(skip)));
+    if (!rec) return false;
+    if (!rec.value() || rec.value()->issuer != is.id) return true;  // stays unknown
+    if (rec.value()->revoked_at) {
+        one.status = crypto::OcspStatus::revoked;
+        one.revoked_at = *rec.value()->revoked_at;
+        one.reason = rec.value()->revocation_reason;
+    } else {
+        one.status = crypto::OcspStatus::good;
+    }
+    return true;
 }
 
 Bytes RevocationService::ocsp(ByteView request) {
     auto req = crypto::parse_ocsp_request(request);
     if (!req) return crypto::ocsp_error_response(1);  // malformedRequest
     const std::int64_t now = clock_();
+    const Issuer& signer = responder_for(req->ids);
     std::vector<crypto::OcspSingle> answers;
     for (const auto& id : req->ids) {
         crypto::OcspSingle one{id, crypto::OcspStatus::unknown, 0, 0};
-        // Only certificates of our issuing CA get good/revoked; anything
+        // Only certificates of the signing CA get good/revoked; anything
         // else is "unknown" (RFC 6960 2.2), never "good".
-        if (crypto::ocsp_id_matches_issuer(id, m_.ca_der)) {
-            // The store keys serials as minimal big-endian hex.
-            std::size_t skip = 0;
-            while (skip + 1 < id.serial.size() && id.serial[skip] == 0) ++skip;
-            auto rec = store_.find_certificate(to_hex(ByteView(id.serial).subspan(skip)));
-            if (!rec) return crypto::ocsp_error_response(3);  // tryLater: the database is away
-            if (rec.value() && rec.value()->issuer == m_.issuer_id) {
-                if (rec.value()->revoked_at) {
-                    one.status = crypto::OcspStatus::revoked;
-                    one.revoked_at = *rec.value()->revoked_at;
-                    one.reason = rec.value()->revocation_reason;
-                } else {
-                    one.status = crypto::OcspStatus::good;
-                }
-            }
-        }
+        if (crypto::ocsp_id_matches_issuer(id, *signer.ca_der) && !look_up(one, signer))
+            return crypto::ocsp_error_response(3);  // tryLater: the database is away
         answers.push_back(std::move(one));
     }
-    auto resp = crypto::make_ocsp_response(*m_.ca_key, m_.ca_der, answers, req->nonce, now, now + s_.ocsp_validity_s, rng_);
+    auto resp = crypto::make_ocsp_response(*signer.key, *signer.ca_der, answers, req->nonce, now,
+                                           now + s_.ocsp_validity_s, rng_);
     if (!resp) return crypto::ocsp_error_response(2);  // internalError
     return std::move(resp.value());
 }

@@ -1,15 +1,18 @@
-// Revocation for relying parties: the domain CA's CRL (RFC 5280) and an OCSP
-// responder (RFC 6960), both built from the store on demand so that every
-// replica sharing a database serves the same answers.
+// Revocation for relying parties: a CRL (RFC 5280) per domain CA, current
+// or retired, and an OCSP responder (RFC 6960), both built from the store on
+// demand so that every replica sharing a database serves the same answers.
 #pragma once
 
 #include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "admin/metrics.hpp"
 #include "ca/authority.hpp"
+#include "irp/crypto/revocation.hpp"
 #include "store/store.hpp"
 
 namespace irp::server {
@@ -21,6 +24,9 @@ struct RevocationSettings {
 };
 
 struct CrlStatus {
+    std::string issuer_id;  // hex SKI of the CA that signs this CRL
+    std::string subject;    // that CA's subject, for people
+    bool retired = false;   // a [[domain.retired]] CA rather than the current one
     std::int64_t number = 0;
     std::int64_t this_update = 0;
     std::int64_t next_update = 0;
@@ -37,19 +43,48 @@ public:
     RevocationService(const DomainMaterial& m, Store& store, crypto::Random& rng, RevocationSettings s,
                       std::function<std::int64_t()> clock);
 
-    // The current CRL (DER). Re-signed when the set of revoked certificates
-    // in the store differs from the cached one (a revocation through any
-    // replica), or when the cached one is older than crl_refresh_s.
-    Result<Bytes> crl();
-    Result<CrlStatus> crl_status();
+    // The CRL (DER) of the CA whose issuer id is `issuer_id`, current or
+    // retired; bad_argument for any other id (check serves() first). Each
+    // CA's CRL is cached on its own and re-signed when the set of revoked
+    // certificates in the store differs from the cached one (a revocation
+    // through any replica), or when the cached one is older than
+    // crl_refresh_s.
+    Result<Bytes> crl(std::string_view issuer_id);
+    Result<Bytes> crl() { return crl(issuer_id()); }  // the current CA's
+    Result<CrlStatus> crl_status(std::string_view issuer_id);
+    Result<CrlStatus> crl_status() { return crl_status(issuer_id()); }
+    // Every CA: the current one first, then the retired ones in config order.
+    Result<std::vector<CrlStatus>> crl_statuses();
     // A complete OCSPResponse (DER) for a DER OCSPRequest; errors are OCSP
-    // error responses (malformedRequest, internalError, tryLater).
+    // error responses (malformedRequest, internalError, tryLater). One CA
+    // answers a request and signs it: see responder_for.
     Bytes ocsp(ByteView request);
 
-    void set_metrics(Metrics* m) { metrics_ = m; }
-    const std::string& issuer_id() const { return m_.issuer_id; }
+    // Also registers every issuer id for irp_crl_age_seconds: call before
+    // serving.
+    void set_metrics(Metrics* m);
+    const std::string& issuer_id() const { return m_.issuer_id; }  // the current CA's
+    bool serves(std::string_view issuer_id) const { return index_of(issuer_id).has_value(); }
+    std::vector<std::string> issuer_ids() const;
 
 private:
+    // One CA this service signs for. The fields above `crl` never change
+    // after construction; the cache below is guarded by mu_.
+    struct Issuer {
+        std::string id;
+        const Bytes* ca_der = nullptr;
+        const crypto::CertInfo* ca_info = nullptr;
+        std::shared_ptr<const crypto::PrivateKey> key;
+        bool retired = false;
+        Bytes crl;
+        std::vector<RevokedEntry> entries;
+        CrlStatus status;
+    };
+    std::optional<std::size_t> index_of(std::string_view issuer_id) const;
+    Result<Bytes> resign(Issuer& is, std::vector<RevokedEntry> entries, std::int64_t now);  // mu_ held
+    const Issuer& responder_for(const std::vector<crypto::OcspCertId>& ids) const;
+    bool look_up(crypto::OcspSingle& one, const Issuer& is);
+
     Metrics* metrics_ = nullptr;
     const DomainMaterial& m_;
     Store& store_;
@@ -58,9 +93,7 @@ private:
     std::function<std::int64_t()> clock_;
 
     std::mutex mu_;
-    Bytes crl_;
-    std::vector<RevokedEntry> crl_entries_;
-    CrlStatus crl_status_;
+    std::vector<Issuer> issuers_;  // the current CA first, then the retired ones
 };
 
 }  // namespace irp::server

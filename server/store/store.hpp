@@ -1,5 +1,5 @@
 // The server's storage interface. SQLite is the embedded implementation
-// (sqlite_store.cpp); PostgreSQL (pg_store.cpp) lets several replicas of one
+// (store/sqlite/); PostgreSQL (store/postgres/) lets several replicas of one
 // domain share one database. tests/server/store_contract_test.cpp runs the
 // same cases against both.
 //
@@ -79,6 +79,20 @@ struct AuditEvent {
     std::string detail;   // free text / JSON
 };
 
+// A device class managed through the admin API (classes named in
+// server.toml are not stored). Devices prove HMAC(secret, class||id); after
+// a rotation the previous secret is still accepted until previous_until, so
+// devices already made with tokens from it can still enroll.
+struct ClassRecord {
+    std::string name;
+    Bytes secret;
+    Bytes previous_secret;            // empty: none
+    std::int64_t previous_until = 0;  // Unix seconds; previous_secret is refused from then on
+    bool enabled = true;              // a disabled class enrolls nobody (renewals are unaffected)
+    std::int64_t created_at = 0;
+    std::int64_t updated_at = 0;
+};
+
 struct IssuanceRecord {
     CertificateRecord certificate;
     AuditEvent audit;
@@ -124,6 +138,15 @@ public:
     virtual Result<std::optional<DeviceRecord>> find_device(const std::string& device_id) = 0;
     virtual Result<std::int64_t> count_certificates() = 0;
     virtual Result<std::int64_t> count_devices() = 0;
+
+    // ---- device classes (admin API) ----
+    // Inserts a new class with its audit event. Name taken: already_exists.
+    virtual Result<void> create_class(const ClassRecord& c, const AuditEvent& audit) = 0;
+    // Replaces secret, previous secret and enabled of an existing class with
+    // its audit event. Unknown name: not_found.
+    virtual Result<void> update_class(const ClassRecord& c, const AuditEvent& audit) = 0;
+    virtual Result<std::optional<ClassRecord>> find_class(const std::string& name) = 0;
+    virtual Result<std::vector<ClassRecord>> list_classes() = 0;
 };
 
 // Opens (creating if needed) a SQLite database at `path`, in WAL mode with a

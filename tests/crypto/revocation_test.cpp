@@ -4,6 +4,8 @@
 // files in a temporary directory. Requests come from `openssl ocsp`.
 #include <doctest/doctest.h>
 
+#include "support/der.hpp"
+
 #include <stdlib.h>  // mkdtemp
 #include <sys/wait.h>
 
@@ -147,25 +149,8 @@ struct Pki {
 
 // ---- hand-made DER, for requests OpenSSL would not send ----------------------------
 
-Bytes tlv(std::uint8_t tag, const Bytes& content) {
-    Bytes out{tag};
-    const std::size_t n = content.size();
-    if (n < 0x80) {
-        out.push_back(static_cast<std::uint8_t>(n));
-    } else if (n < 0x100) {
-        out.insert(out.end(), {0x81, static_cast<std::uint8_t>(n)});
-    } else {
-        out.insert(out.end(), {0x82, static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)});
-    }
-    out.insert(out.end(), content.begin(), content.end());
-    return out;
-}
-
-Bytes cat(std::initializer_list<Bytes> parts) {
-    Bytes out;
-    for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
-    return out;
-}
+using irp_test::cat;
+using irp_test::tlv;
 
 const Bytes kSha1Oid = {0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a};
 const Bytes kNonceOid = {0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x02};

@@ -4,11 +4,14 @@
 # (the server); only the CSR and the signed certificate travel between them.
 # irp-server then runs with no root key anywhere under its directory, a device
 # enrolls, and OpenSSL checks the name-constrained chain, the root's CRL with
-# full-chain CRL checking, and a rotation to a second domain CA generation.
-# Usage: offline_root.sh irp-ca irp-server idwallet
+# full-chain CRL checking, and a rotation to a second domain CA generation
+# after which generation 1 is retired: it still serves its CRL and OCSP, and
+# its devices still renew.
+# Usage: offline_root.sh irp-ca irp-server idwallet [irpctl]
 set -u
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CA_TOOL=$(realpath "$1"); SERVER=$(realpath "$2"); WALLET=$(realpath "$3")
+CTL=$(realpath "${4:-$(dirname "$SERVER")/irpctl}")
 WORK=$(mktemp -d /tmp/irp-offline-root.XXXXXX)
 ROOTDIR="$WORK/offline-root"  # the offline machine
 DOMDIR="$WORK/domain"         # the server
@@ -25,7 +28,9 @@ start_server() {
     SERVER_PID=$!
     for _ in $(seq 1 100); do grep -q 'CRL and OCSP on' "$WORK/server.log" 2>/dev/null && break; sleep 0.05; done
     PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/server.log" | head -1)
-    [ -n "$PORT" ] || { echo "server did not start:"; cat "$WORK/server.log"; exit 1; }
+    ADMIN=$(sed -n 's/.*admin API on \(http:\/\/[0-9.:]*\).*/\1/p' "$WORK/server.log" | head -1)
+    HTTP=$(sed -n 's/.*CRL and OCSP on \(http:\/\/[0-9.:]*\).*/\1/p' "$WORK/server.log" | head -1)
+    [ -n "$PORT" ] && [ -n "$ADMIN" ] && [ -n "$HTTP" ] || { echo "server did not start:"; cat "$WORK/server.log"; exit 1; }
 }
 stop_server() { kill -TERM "$SERVER_PID"; wait "$SERVER_PID"; local rc=$?; SERVER_PID=""; return $rc; }
 token() { "$SERVER" token --config "$DOMDIR/server.toml" --class default --device-id "$1"; }
@@ -186,6 +191,9 @@ cp "$DOMDIR/classes/default.secret" "$WORK/secret.before"
 expect_rc 0 "assemble --generation 2 --force re-points server.toml" \
     "$CA_TOOL" assemble --dir "$DOMDIR" --root-cert "$ROOT" --generation 2 --force
 check "... at generation 2" grep -q "generations/2/domain-ca.pem" "$DOMDIR/server.toml"
+check "... retiring generation 1 ([[domain.retired]])" bash -c \
+    "grep -A2 '^\[\[domain.retired\]\]' '$DOMDIR/server.toml' | grep -qx 'ca_certificate = \"domain-ca.pem\"'"
+check "... and saying so" grep -q "retired $DOMDIR/domain-ca.pem" "$WORK/last.out"
 check "... keeping the class secret" cmp -s "$WORK/secret.before" "$DOMDIR/classes/default.secret"
 check "... and the listen addresses" grep -q '127.0.0.1:0' "$DOMDIR/server.toml"
 check "the server stops cleanly" stop_server
@@ -196,6 +204,46 @@ L2=$(leaf cam-002)
 check "cam-002 is issued by generation 2" bash -c "openssl x509 -in '$L2' -noout -issuer | grep -q 'G2'"
 check "cam-002 verifies under the root (sslclient)" \
     openssl verify -x509_strict -purpose sslclient -CAfile "$ROOT" -untrusted "$CA2" "$L2"
+
+echo "== generation 1, retired: CRL, OCSP and renewal"
+G1_ID=$(openssl x509 -in "$CA1" -noout -ext subjectKeyIdentifier | tail -1 | tr -d ' :' | tr 'A-F' 'a-f')
+G1_LEAF="$WORK/g1-leaf.pem"; cp "$L1" "$G1_LEAF"
+G1_SERIAL=$(openssl x509 -in "$G1_LEAF" -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f')
+CTLC=("$CTL" --url "$ADMIN" --token-file "$DOMDIR/admin.token")
+check "cam-001's CRL distribution point names generation 1's id ($G1_ID)" bash -c \
+    "openssl x509 -in '$G1_LEAF' -noout -ext crlDistributionPoints | grep -q '/crl/$G1_ID.crl'"
+check "the server logs generation 1 as retired at start" grep -q "retired_ca issuer=$G1_ID .*removable_after=" "$WORK/server.log"
+check "an unknown issuer id is 404" test "$(curl -s -o /dev/null -w '%{http_code}' "$HTTP/crl/00ff.crl")" = 404
+openssl ocsp -issuer "$CA1" -cert "$G1_LEAF" -url "$HTTP/ocsp" -CAfile "$ROOT" -resp_text >"$WORK/g1-ocsp1.out" 2>&1
+check "openssl ocsp says the generation-1 certificate is good" grep -q "g1-leaf.pem: good" "$WORK/g1-ocsp1.out"
+check "... and verifies the response" grep -q "Response verify OK" "$WORK/g1-ocsp1.out"
+check "... signed by generation 1 (responder id = its key id)" bash -c \
+    "grep 'Responder Id:' '$WORK/g1-ocsp1.out' | tr -d ' :' | grep -qi 'responderid$G1_ID'"
+echo "127.0.0.1:$PORT" >"$WORK/cam-001/server"  # the server's port changed with the restart
+expect_rc 0 "cam-001 (generation 1) renews after the rotation" "$WALLET" renew --store "$WORK/cam-001"
+L1R=$(leaf cam-001)
+check "... and gets a generation-2 certificate" bash -c "openssl x509 -in '$L1R' -noout -issuer | grep -q 'G2'"
+check "... that verifies under the root" openssl verify -x509_strict -purpose sslclient -CAfile "$ROOT" -untrusted "$CA2" "$L1R"
+expect_rc 0 "irpctl revoke the generation-1 certificate" "${CTLC[@]}" revoke --serial "$G1_SERIAL" --reason keyCompromise
+openssl ocsp -issuer "$CA1" -cert "$G1_LEAF" -url "$HTTP/ocsp" -CAfile "$ROOT" -resp_text >"$WORK/g1-ocsp2.out" 2>&1
+check "openssl ocsp now says revoked" grep -q "g1-leaf.pem: revoked" "$WORK/g1-ocsp2.out"
+check "... verified, signed by generation 1" bash -c "grep -q 'Response verify OK' '$WORK/g1-ocsp2.out' && \
+    grep 'Responder Id:' '$WORK/g1-ocsp2.out' | tr -d ' :' | grep -qi 'responderid$G1_ID'"
+curl -sf "$HTTP/crl/$G1_ID.crl" -o "$WORK/g1.crl.der" && openssl crl -inform DER -in "$WORK/g1.crl.der" -out "$WORK/g1.crl.pem"
+check "/crl/<generation-1 id>.crl is served" test -s "$WORK/g1.crl.pem"
+check "openssl crl -verify accepts it with the generation-1 CA" \
+    openssl crl -in "$WORK/g1.crl.pem" -CAfile "$CA1" -verify -noout
+check "... and not with the generation-2 CA" bash -c "! openssl crl -in '$WORK/g1.crl.pem' -CAfile '$CA2' -verify -noout"
+check "... it lists the revoked serial" bash -c \
+    "openssl crl -in '$WORK/g1.crl.pem' -noout -text | grep -qi 'serial number: $G1_SERIAL'"
+G2_ID=$(openssl x509 -in "$CA2" -noout -ext subjectKeyIdentifier | tail -1 | tr -d ' :' | tr 'A-F' 'a-f')
+curl -sf "$HTTP/crl/$G2_ID.crl" | openssl crl -inform DER -out "$WORK/g2.crl.pem" 2>/dev/null
+check "generation 2's CRL verifies with its CA and does not list it" bash -c \
+    "openssl crl -in '$WORK/g2.crl.pem' -CAfile '$CA2' -verify -noout && \
+     ! openssl crl -in '$WORK/g2.crl.pem' -noout -text | tr 'A-F' 'a-f' | grep -q '$G1_SERIAL'"
+expect_rc 0 "irpctl crl" "${CTLC[@]}" crl
+check "... shows both issuers" bash -c "grep -q 'current CA $G2_ID' '$WORK/last.out' && grep -q 'retired CA $G1_ID' '$WORK/last.out'"
+check "/metrics has a CRL age per issuer" bash -c "curl -sf '$ADMIN/metrics' | grep -q 'irp_crl_age_seconds{issuer=\"$G1_ID\"} [0-9]'"
 expect_rc 0 "rotate --root signs generation 3 in one step (root reachable)" \
     "$CA_TOOL" rotate --dir "$DOMDIR" --domain "$DOMAIN" --root "$ROOTDIR" --permit-dns "$DOMAIN"
 check "generation 3 verifies under the root" openssl verify -x509_strict -CAfile "$ROOT" "$DOMDIR/generations/3/domain-ca.pem"

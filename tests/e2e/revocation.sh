@@ -97,12 +97,48 @@ check "the audit log records the revocations" test "$(grep -c ' revoke ' "$WORK/
 expect_rc 0 "irpctl crl" "${CTLC[@]}" crl
 check "... shows 3 entries" grep -q "3 entries" "$WORK/last.out"
 
+echo "== device classes managed through irpctl"
+expect_rc 0 "irpctl class create" "${CTLC[@]}" class create cams
+CAMS_SECRET=$(sed -n 's/^secret \([0-9a-f]*\)$/\1/p' "$WORK/last.out")
+check "... prints a 32-byte secret once" test "${#CAMS_SECRET}" = 64
+"${CTLC[@]}" --json audit --limit 50 >"$WORK/audit.json"
+check "... the audit log records the creation" grep -q '"class-create"' "$WORK/audit.json"
+check "... but never the secret" bash -c "! grep -q '$CAMS_SECRET' '$WORK/audit.json'"
+expect_rc 1 "creating it twice is refused" "${CTLC[@]}" class create cams
+check "... as already existing (409)" grep -q "HTTP 409" "$WORK/last.out"
+expect_rc 1 "a class from server.toml cannot be rotated through the API" "${CTLC[@]}" class rotate default
+check "... and the error says where it lives" grep -q "server.toml" "$WORK/last.out"
+ctoken() { "${CTLC[@]}" class token cams --device-id "$1"; }
+cam_token() { openssl dgst -sha256 -mac HMAC -macopt "hexkey:$2" -binary < <(printf 'cams\0%s' "$1") | xxd -p -c 64; }
+check "irpctl class token gives what the manufacturer derives" test "$(ctoken cam-1)" = "$(cam_token cam-1 "$CAMS_SECRET")"
+cam_enroll() { "$WALLET" enroll --server "127.0.0.1:$PORT" --trust "$ROOT" --device-id "$1" --class cams --token "$2" --store "$WORK/$1"; }
+expect_rc 0 "a device of the new class enrolls" cam_enroll cam-1 "$(cam_token cam-1 "$CAMS_SECRET")"
+expect_rc 0 "irpctl class rotate --grace-days 1" "${CTLC[@]}" class rotate cams --grace-days 1
+NEW_SECRET=$(sed -n 's/^secret \([0-9a-f]*\)$/\1/p' "$WORK/last.out")
+check "... gives a different secret" test -n "$NEW_SECRET" -a "$NEW_SECRET" != "$CAMS_SECRET"
+expect_rc 0 "a device made before the rotation still enrolls during the grace period" cam_enroll cam-2 "$(cam_token cam-2 "$CAMS_SECRET")"
+expect_rc 0 "a device made after it enrolls with the new secret" cam_enroll cam-3 "$(cam_token cam-3 "$NEW_SECRET")"
+expect_rc 0 "irpctl class rotate --grace-days 0 (a leak)" "${CTLC[@]}" class rotate cams --grace-days 0
+LAST_SECRET=$(sed -n 's/^secret \([0-9a-f]*\)$/\1/p' "$WORK/last.out")
+expect_rc 4 "... the leaked secret is refused at once" cam_enroll cam-4 "$(cam_token cam-4 "$NEW_SECRET")"
+check "... as bad_token_proof" grep -q "200 bad_token_proof" "$WORK/last.out"
+expect_rc 0 "irpctl class disable" "${CTLC[@]}" class disable cams
+expect_rc 5 "a disabled class enrolls nobody" cam_enroll cam-5 "$(cam_token cam-5 "$LAST_SECRET")"
+check "... and the device is told why" grep -q "305 class_disabled" "$WORK/last.out"
+expect_rc 0 "a device of the disabled class still renews" "$WALLET" renew --store "$WORK/cam-1"
+expect_rc 0 "irpctl classes" "${CTLC[@]}" classes
+check "... lists both sources and the state" bash -c "grep -q '^default *config *enabled' '$WORK/last.out' && grep -q '^cams *admin *disabled' '$WORK/last.out'"
+expect_rc 0 "irpctl class enable" "${CTLC[@]}" class enable cams
+expect_rc 0 "enabled again, the class enrolls" cam_enroll cam-5 "$(cam_token cam-5 "$LAST_SECRET")"
+expect_rc 0 "irpctl audit" "${CTLC[@]}" audit --limit 100
+check "the audit log records every class change" test "$(grep -c ' class-' "$WORK/last.out")" = 5
+
 echo "== metrics"
 curl -sf "$ADMIN/metrics" >"$WORK/metrics.txt"
-check "/metrics counts issued enrollments" grep -q 'irp_requests_total{operation="enroll",outcome="issued"} 2' "$WORK/metrics.txt"
+check "/metrics counts issued enrollments" grep -q 'irp_requests_total{operation="enroll",outcome="issued"} 6' "$WORK/metrics.txt"
 check "/metrics counts rejected renewals" grep -q 'irp_requests_total{operation="renew",outcome="rejected"} 1' "$WORK/metrics.txt"
 check "/metrics has the latency histogram" grep -q 'irp_request_duration_seconds_bucket' "$WORK/metrics.txt"
-check "/metrics has the CRL age" grep -q '^irp_crl_age_seconds [0-9]' "$WORK/metrics.txt"
+check "/metrics has the CRL age" grep -q '^irp_crl_age_seconds{issuer="[0-9a-f]*"} [0-9]' "$WORK/metrics.txt"
 
 kill -TERM "$SERVER_PID"; wait "$SERVER_PID"; RC=$?; SERVER_PID=""
 check "server exits cleanly (exit $RC)" test "$RC" = 0

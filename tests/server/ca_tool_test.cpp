@@ -532,6 +532,23 @@ TEST_CASE("assemble: a domain irp-server loads, with no root key anywhere in it"
         CHECK(cfg2.listen_port == 0);
         CHECK(slurp(c.domain + "/classes/default.secret") == secret);
         CHECK(ok(server::load_domain(cfg2)).ca_der == pem_cert(g2.dir + "/domain-ca.pem"));
+
+        // The outgoing generation is retired, once; re-pointing back swaps them.
+        CHECK(r2.retired == std::vector<std::string>{c.domain + "/domain-ca.pem"});
+        REQUIRE(cfg2.retired.size() == 1);
+        CHECK(cfg2.retired[0].ca_certificate == c.domain + "/domain-ca.pem");
+        CHECK(cfg2.retired[0].ca_key == c.domain + "/domain-ca.key");
+        const auto m2 = ok(server::load_domain(cfg2));
+        REQUIRE(m2.retired.size() == 1);
+        CHECK(m2.retired[0].ca_der == pem_cert(c.signed_ca.cert_path));
+        CHECK(ok(assemble(o, *c.rng)).retired.empty());  // same generation again
+        CHECK(ok(server::load_config(r2.config_path)).retired.size() == 1);
+        o.generation = 1;
+        CHECK(ok(assemble(o, *c.rng)).retired == std::vector<std::string>{g2.dir + "/domain-ca.pem"});
+        const auto cfg1 = ok(server::load_config(r2.config_path));
+        CHECK(cfg1.ca_certificate == c.domain + "/domain-ca.pem");
+        REQUIRE(cfg1.retired.size() == 1);
+        CHECK(cfg1.retired[0].ca_certificate == g2.dir + "/domain-ca.pem");
     }
 }
 

@@ -29,7 +29,9 @@ TEST_CASE("reload: live keys are applied, the rest is named for a restart") {
     n.listen_port = 9999;
     n.database = "/elsewhere.db";
     n.log_format = "json";
+    n.retired.push_back(RetiredCa{"/g1/domain-ca.pem", "/g1/domain-ca.key"});
     const auto p = plan_reload(r, n);
+    CHECK(has(p.need_restart, "domain.retired"));
     CHECK(has(p.applied, "profile.validity_days"));
     CHECK(has(p.applied, "limits.per_source_rate"));
     CHECK(has(p.applied, "classes"));

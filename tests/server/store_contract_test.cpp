@@ -452,9 +452,9 @@ CONTRACT_CASE("reopening keeps data and does not re-run migrations") {
         CHECK(value(store->count_devices()) == 1);
         CHECK(store->find_certificate("1001")->has_value());
     }
-    CHECK(b.raw_scalar("SELECT COUNT(*) FROM schema_migrations") == 2);
+    CHECK(b.raw_scalar("SELECT COUNT(*) FROM schema_migrations") == 3);
     CHECK(b.raw_scalar("SELECT MIN(version) FROM schema_migrations") == 1);
-    CHECK(b.raw_scalar("SELECT MAX(version) FROM schema_migrations") == 2);
+    CHECK(b.raw_scalar("SELECT MAX(version) FROM schema_migrations") == 3);
 }
 
 CONTRACT_CASE("servers starting at once migrate once") {
@@ -472,7 +472,7 @@ CONTRACT_CASE("servers starting at once migrate once") {
         for (auto& t : threads) t.join();
     }
     for (auto& s : opened) CHECK_MESSAGE(s.ok(), (s.ok() ? "" : s.error().message));
-    CHECK(b.raw_scalar("SELECT COUNT(*) FROM schema_migrations") == 2);
+    CHECK(b.raw_scalar("SELECT COUNT(*) FROM schema_migrations") == 3);
 }
 
 CONTRACT_CASE("a schema newer than this server is refused") {
@@ -770,6 +770,59 @@ CONTRACT_CASE("CRL numbers stay strictly increasing across connections") {
 }
 
 // ---- PostgreSQL only: connection handling ----
+
+CONTRACT_CASE("device classes: create, update, list, with audit; duplicates and unknown names refused") {
+    BACKEND(b);
+    auto store = open_ok(b);
+    const AuditEvent ev{500, "admin", "class-create", "", "", "127.0.0.1", "class=cams"};
+    ClassRecord c{"cams", Bytes(32, 0x11), {}, 0, true, 500, 500};
+    REQUIRE(store->create_class(c, ev).ok());
+    auto dup = store->create_class(ClassRecord{"cams", Bytes(32, 0x22), {}, 0, true, 501, 501}, ev);
+    REQUIRE_FALSE(dup.ok());
+    CHECK(dup.error().code == Code::already_exists);
+
+    auto got = store->find_class("cams");
+    REQUIRE(got.ok());
+    REQUIRE(got->has_value());
+    CHECK((*got)->secret == Bytes(32, 0x11));  // the duplicate changed nothing
+    CHECK((*got)->previous_secret.empty());
+    CHECK((*got)->enabled);
+    CHECK((*got)->created_at == 500);
+
+    c.previous_secret = c.secret;
+    c.previous_until = 9000;
+    c.secret = Bytes(32, 0x33);
+    c.enabled = false;
+    c.updated_at = 600;
+    REQUIRE(store->update_class(c, AuditEvent{600, "admin", "class-rotate", "", "", "", ""}).ok());
+    got = store->find_class("cams");
+    REQUIRE(got.ok());
+    REQUIRE(got->has_value());
+    CHECK((*got)->secret == Bytes(32, 0x33));
+    CHECK((*got)->previous_secret == Bytes(32, 0x11));
+    CHECK((*got)->previous_until == 9000);
+    CHECK_FALSE((*got)->enabled);
+    CHECK((*got)->created_at == 500);
+    CHECK((*got)->updated_at == 600);
+
+    auto unknown = store->update_class(ClassRecord{"nope", Bytes(32, 1), {}, 0, true, 1, 1}, ev);
+    REQUIRE_FALSE(unknown.ok());
+    CHECK(unknown.error().code == Code::not_found);
+    auto missing = store->find_class("nope");
+    REQUIRE(missing.ok());
+    CHECK_FALSE(missing->has_value());
+
+    REQUIRE(store->create_class(ClassRecord{"a-first", Bytes(16, 5), {}, 0, true, 700, 700}, ev).ok());
+    auto list = store->list_classes();
+    REQUIRE(list.ok());
+    REQUIRE(list->size() == 2);
+    CHECK(list->at(0).name == "a-first");
+    CHECK(list->at(1).name == "cams");
+    // One audit event per successful change, none for the refused ones.
+    auto log = store->audit_log(10);
+    REQUIRE(log.ok());
+    CHECK(log->size() == 3);
+}
 
 TEST_CASE("contract: postgres: connection problems are classified") {
     // No server needed: nothing listens on this socket.

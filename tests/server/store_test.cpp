@@ -10,8 +10,11 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "irp/base/error.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "store/store.hpp"
 
 namespace fs = std::filesystem;
@@ -98,7 +101,7 @@ TEST_CASE("store: the audit log is append-only even for direct SQL") {
 }
 
 TEST_CASE("store: SQLite runs in WAL mode") {
-    // Durability and concurrent readers depend on it (sqlite_store.cpp).
+    // Durability and concurrent readers depend on it (store/sqlite/db.hpp).
     TempDir dir;
     { open_ok(dir.db()); }
     CHECK(raw_scalar(dir.db(), "SELECT journal_mode = 'wal' FROM pragma_journal_mode") == 1);
@@ -112,3 +115,41 @@ TEST_CASE("store: opening in a missing directory fails cleanly") {
     CHECK_FALSE(s.error().message.empty());
 }
 
+
+TEST_CASE("store: concurrent writes share commits, and a failing write fails alone") {
+    TempDir dir;
+    auto store = open_ok(dir.db());
+    // A serial that exists already: its second issuance must fail by itself.
+    REQUIRE(store->record_issuance(issuance("7fdd", "dev-dup", 100)).ok());
+    constexpr int kThreads = 8, kEach = 40;
+    std::atomic<int> failed{0}, dup_failed{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < kEach; ++i) {
+                const bool dup = t == 3 && i == 20;
+                const std::string serial = dup ? "7fdd" : "7f" + std::to_string(t) + "a" + std::to_string(i);
+                auto r = store->record_issuance(issuance(serial, "dev-" + std::to_string(t), 200 + i));
+                if (!r.ok()) ++(dup ? dup_failed : failed);
+                if (r.ok() && i % 2 == 0) {
+                    auto inst = store->record_install(serial, 0, AuditEvent{300, "device", "install", "", serial, "", ""});
+                    if (!inst.ok()) ++failed;
+                }
+            }
+        });
+    for (auto& th : threads) th.join();
+    CHECK(failed == 0);
+    CHECK(dup_failed == 1);
+    auto n = store->count_certificates();
+    REQUIRE(n.ok());
+    CHECK(*n == 1 + kThreads * kEach - 1);
+    auto installed = store->list_certificates(CertificateQuery{"", CertStatus::installed, std::nullopt, "", 1000});
+    REQUIRE(installed.ok());
+    CHECK(installed->size() == kThreads * kEach / 2 - 1);  // every even one, minus the duplicate
+    // Writers that waited on a commit rode on the next one.
+    const auto stats = dynamic_cast<sqlite::SqliteStore&>(*store).commit_stats();
+    const std::uint64_t writes = 1 + kThreads * kEach + installed->size();
+    CHECK(stats.writes == writes);
+    CHECK(stats.commits < stats.writes);
+    MESSAGE("group commit: " << stats.writes << " writes in " << stats.commits << " commits");
+}

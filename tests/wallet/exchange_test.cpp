@@ -111,7 +111,8 @@ struct Fixture {
     server::Authority ca{d.material(), server::ProfileSettings{}, *server_rng};
     std::int64_t now = kNow;
     std::vector<std::string> log;
-    server::EnrollService svc{ca, d.store(), server::ServicePolicy{},
+    server::ClassRegistry classes{d.store(), *server_rng, d.material().class_secrets, [this] { return now; }};
+    server::EnrollService svc{ca, d.store(), classes, server::ServicePolicy{},
                               [this](const std::string& l) { log.push_back(l); }, [this] { return now; }};
     TempDir wallet_dir;
     std::unique_ptr<wallet::Storage> storage = wallet::open_directory_storage(wallet_dir / "wallet");

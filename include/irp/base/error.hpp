@@ -49,10 +49,13 @@ enum class Code : std::uint16_t {
     extension_not_allowed = 302,
     same_key_not_allowed = 303,
     invalid_csr = 304,
+    class_disabled = 305,
     // 400-499 local usage (never sent on the wire)
     bad_argument = 400,
     file_error = 401,
     config_invalid = 402,
+    not_found = 403,       // admin: no such object (class, pending request, ...)
+    already_exists = 404,  // admin: an object with that name exists
     // 500-599 unavailable / internal
     storage_unavailable = 500,
     internal = 501,

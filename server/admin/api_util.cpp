@@ -1,0 +1,93 @@
+#include "admin/api_util.hpp"
+
+#include "irp/crypto/revocation.hpp"
+#include "revocation/revocation.hpp"
+
+namespace irp::server::admin {
+
+int http_status_for(Code c) {
+    switch (c) {
+        case Code::unknown_certificate: return 404;
+        case Code::certificate_not_active: return 409;
+        case Code::bad_argument: return 400;
+        case Code::already_exists: return 409;
+        case Code::not_found: return 404;
+        case Code::unknown_class: return 404;
+        case Code::class_disabled: return 409;
+        case Code::storage_unavailable: return 503;
+        default: return 500;
+    }
+}
+
+void send_json(httplib::Response& res, int status, const json& body) {
+    res.status = status;
+    res.set_content(body.dump(2) + "\n", "application/json");
+}
+
+void send_error(httplib::Response& res, int status, Code code, const std::string& message) {
+    send_json(res, status,
+              json{{"error", {{"code", static_cast<int>(code)}, {"name", code_name(code)}, {"message", message}}}});
+}
+
+void send_error(httplib::Response& res, const Error& e) {
+    send_error(res, http_status_for(e.code), e.code, e.message);
+}
+
+json cert_json(const CertificateRecord& c, bool with_pem) {
+    json j{{"serial", c.serial_hex},
+           {"issuer", c.issuer},
+           {"device_id", c.device_id},
+           {"class", c.class_id},
+           {"not_before", c.not_before},
+           {"not_after", c.not_after},
+           {"issued_at", c.issued_at},
+           {"status", cert_status_name(c.status)},
+           {"replaces", c.replaces},
+           {"replaced_by", c.replaced_by},
+           {"public_key_sha256", c.public_key_sha256_hex},
+           {"revoked", c.revoked_at.has_value()}};
+    if (c.install_status) j["install_status"] = *c.install_status;
+    if (c.revoked_at) {
+        j["revoked_at"] = *c.revoked_at;
+        j["revocation_reason"] = reason_name(c.revocation_reason);
+    }
+    if (with_pem) j["pem"] = crypto::to_pem(c.der, "CERTIFICATE");
+    return j;
+}
+
+json device_json(const DeviceRecord& d) {
+    return json{
+        {"device_id", d.device_id}, {"class", d.class_id}, {"first_seen", d.first_seen}, {"last_seen", d.last_seen}};
+}
+
+std::size_t limit_param(const httplib::Request& req) {
+    if (!req.has_param("limit")) return 100;
+    try {
+        const long v = std::stol(req.get_param_value("limit"));
+        return v < 1 ? 1 : v > 1000 ? 1000 : static_cast<std::size_t>(v);
+    } catch (const std::exception&) {
+        return 100;
+    }
+}
+
+std::optional<json> object_body(const httplib::Request& req, httplib::Response& res) {
+    if (req.body.empty()) return json::object();
+    json body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+        send_error(res, 400, Code::bad_argument, "the body must be a JSON object");
+        return std::nullopt;
+    }
+    return body;
+}
+
+json audit_json(const AuditEvent& e) {
+    return json{{"at", e.at},
+                {"actor", e.actor},
+                {"action", e.action},
+                {"device_id", e.device_id},
+                {"serial", e.serial_hex},
+                {"peer", e.peer},
+                {"detail", e.detail}};
+}
+
+}  // namespace irp::server::admin

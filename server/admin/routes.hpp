@@ -1,0 +1,27 @@
+// The admin API and the relying-party endpoints, one file per topic. Each
+// add_*_routes registers its handlers; admin handlers are wrapped by
+// `guarded` (bearer token, one log line per call).
+#pragma once
+
+#include <functional>
+
+#include <httplib.h>
+
+#include "admin/http_frontends.hpp"
+
+namespace irp::server::admin {
+
+using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+
+struct Routes {
+    HttpDeps& d;
+    httplib::Server& admin;  // loopback by default; token required
+    httplib::Server& http;   // public: CRL and OCSP
+    std::function<httplib::Server::Handler(Handler)> guarded;
+};
+
+void add_inventory_routes(Routes& r);   // /v1/devices, /v1/certificates, /v1/audit (inventory_routes.cpp)
+void add_class_routes(Routes& r);       // /v1/classes (class_routes.cpp)
+void add_revocation_routes(Routes& r);  // /v1/crl, /crl/<issuer>.crl, /ocsp (revocation_routes.cpp)
+
+}  // namespace irp::server::admin

@@ -1,0 +1,119 @@
+#include "classes/class_registry.hpp"
+
+#include "irp/core/transcript.hpp"
+
+namespace irp::server {
+
+ClassRegistry::ClassRegistry(Store& store, crypto::Random& rng, std::map<std::string, Bytes> config_classes,
+                             std::function<std::int64_t()> clock)
+    : store_(store),
+      rng_(rng),
+      clock_(std::move(clock)),
+      config_(std::make_shared<const std::map<std::string, Bytes>>(std::move(config_classes))) {}
+
+void ClassRegistry::set_config_classes(std::map<std::string, Bytes> secrets) {
+    auto next = std::make_shared<const std::map<std::string, Bytes>>(std::move(secrets));
+    std::lock_guard lock(mu_);
+    config_ = std::move(next);
+}
+
+std::shared_ptr<const std::map<std::string, Bytes>> ClassRegistry::config() const {
+    std::lock_guard lock(mu_);
+    return config_;
+}
+
+Result<std::vector<Bytes>> ClassRegistry::secrets_for(const std::string& name) const {
+    const auto cfg = config();
+    if (auto it = cfg->find(name); it != cfg->end()) return std::vector<Bytes>{it->second};
+    auto rec = store_.find_class(name);
+    if (!rec) return rec.error();
+    if (!*rec) return make_error(Code::unknown_class, "device class '" + name + "' is not known here");
+    const ClassRecord& c = **rec;
+    if (!c.enabled) return make_error(Code::class_disabled, "device class '" + name + "' is disabled by the domain");
+    std::vector<Bytes> out{c.secret};
+    if (!c.previous_secret.empty() && clock_() < c.previous_until) out.push_back(c.previous_secret);
+    return out;
+}
+
+Result<std::vector<ClassView>> ClassRegistry::list() const {
+    std::vector<ClassView> out;
+    for (const auto& [name, secret] : *config()) out.push_back(ClassView{name, "config", true, 0, 0, 0});
+    auto stored = store_.list_classes();
+    if (!stored) return stored.error();
+    for (const auto& c : *stored)
+        out.push_back(ClassView{c.name, "admin", c.enabled, c.previous_secret.empty() ? 0 : c.previous_until,
+                                c.created_at, c.updated_at});
+    return out;
+}
+
+AuditEvent ClassRegistry::audit(const Actor& who, const std::string& action, const std::string& detail) const {
+    // The secret never enters the audit log; its SHA-256 prefix identifies it.
+    return AuditEvent{clock_(), who.name, action, "", "", who.peer, detail};
+}
+
+namespace {
+std::string fingerprint(const Bytes& secret) {
+    return to_hex(crypto::sha256(secret)).substr(0, 16);
+}
+}  // namespace
+
+Result<ClassRecord> ClassRegistry::admin_class(const std::string& name, const char* action) const {
+    if (config()->count(name))
+        return make_error(Code::already_exists, "class '" + name + "' is defined in server.toml; " + action +
+                                                    " it there (edit its secret file or entry and send SIGHUP)");
+    auto rec = store_.find_class(name);
+    if (!rec) return rec.error();
+    if (!*rec) return make_error(Code::not_found, "no class '" + name + "'");
+    return std::move(**rec);
+}
+
+Result<Bytes> ClassRegistry::create(const std::string& name, std::optional<Bytes> imported, const Actor& who) {
+    if (!is_valid_identifier(name))
+        return make_error(Code::bad_argument, "a class name is 1-64 characters from [A-Za-z0-9._-]");
+    if (imported && imported->size() < kMinImportedSecretBytes)
+        return make_error(Code::bad_argument, "an imported class secret must be at least 16 bytes");
+    if (config()->count(name))
+        return make_error(Code::already_exists, "class '" + name + "' is defined in server.toml");
+    const std::int64_t now = clock_();
+    ClassRecord c{name, imported ? *imported : rng_.bytes(kSecretBytes), {}, 0, true, now, now};
+    auto ev = audit(who, "class-create",
+                    "class=" + name + " secret=" + fingerprint(c.secret) + (imported ? " imported" : ""));
+    if (auto r = store_.create_class(c, ev); !r) return r.error();
+    return c.secret;
+}
+
+Result<Bytes> ClassRegistry::rotate(const std::string& name, std::int64_t grace_s, const Actor& who) {
+    if (grace_s < 0 || grace_s > 3650LL * 24 * 3600)
+        return make_error(Code::bad_argument, "the grace period must be 0 to 3650 days");
+    auto c = admin_class(name, "rotate");
+    if (!c) return c.error();
+    const std::int64_t now = clock_();
+    c->previous_secret = grace_s > 0 ? c->secret : Bytes{};
+    c->previous_until = grace_s > 0 ? now + grace_s : 0;
+    c->secret = rng_.bytes(kSecretBytes);
+    c->updated_at = now;
+    auto ev =
+        audit(who, "class-rotate",
+              "class=" + name + " secret=" + fingerprint(c->secret) + " previous_valid_s=" + std::to_string(grace_s));
+    if (auto r = store_.update_class(*c, ev); !r) return r.error();
+    return c->secret;
+}
+
+Result<void> ClassRegistry::set_enabled(const std::string& name, bool enabled, const Actor& who) {
+    auto c = admin_class(name, enabled ? "enable" : "disable");
+    if (!c) return c.error();
+    c->enabled = enabled;
+    c->updated_at = clock_();
+    return store_.update_class(*c, audit(who, enabled ? "class-enable" : "class-disable", "class=" + name));
+}
+
+Result<Bytes> ClassRegistry::device_token(const std::string& name, const std::string& device_id) const {
+    if (!is_valid_identifier(device_id))
+        return make_error(Code::bad_argument, "a device id is 1-64 characters from [A-Za-z0-9._-]");
+    auto secrets = secrets_for(name);
+    if (!secrets) return secrets.error();
+    const auto token = derive_device_token(secrets->front(), name, device_id);
+    return Bytes(token.begin(), token.end());
+}
+
+}  // namespace irp::server

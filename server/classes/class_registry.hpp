@@ -1,0 +1,84 @@
+// Device classes: which bootstrap secrets a device of a class may prove.
+//
+// Two sources, with disjoint names:
+//   config: [classes.<name>] in server.toml, secret in a file; changed by
+//           editing the file and sending SIGHUP (docs/OPERATIONS.md).
+//   admin:  created, rotated, disabled and enabled through the admin API
+//           (irpctl class ...), kept in the database so that every replica
+//           sharing it agrees at once.
+// A rotation keeps the previous secret valid for a grace period: devices
+// already manufactured with tokens derived from it can still enroll.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "irp/crypto/crypto.hpp"
+#include "store/store.hpp"
+
+namespace irp::server {
+
+struct ClassView {
+    std::string name;
+    std::string source;  // "config" or "admin"
+    bool enabled = true;
+    std::int64_t previous_until = 0;  // admin classes: previous secret accepted until then (0: none)
+    std::int64_t created_at = 0;
+    std::int64_t updated_at = 0;
+};
+
+// Who asked, for the audit log.
+struct Actor {
+    std::string name;  // "admin"
+    std::string peer;  // source address
+};
+
+class ClassRegistry {
+public:
+    static constexpr std::size_t kSecretBytes = 32;
+    static constexpr std::size_t kMinImportedSecretBytes = 16;
+    static constexpr std::int64_t kDefaultGraceS = 30LL * 24 * 3600;
+
+    ClassRegistry(Store& store, crypto::Random& rng, std::map<std::string, Bytes> config_classes,
+                  std::function<std::int64_t()> clock);
+
+    // SIGHUP: the config's classes, for requests decided afterwards.
+    void set_config_classes(std::map<std::string, Bytes> secrets);
+
+    // The secrets a device of `name` may prove now: the current one, then a
+    // previous one still in its grace period. unknown_class if there is no
+    // such class, class_disabled if an administrator disabled it.
+    Result<std::vector<Bytes>> secrets_for(const std::string& name) const;
+
+    Result<std::vector<ClassView>> list() const;
+
+    // A new admin class; its secret is generated (or imported: at least 16
+    // bytes) and returned once. already_exists if either source has the name.
+    Result<Bytes> create(const std::string& name, std::optional<Bytes> imported, const Actor& who);
+    // A new secret for an admin class, returned once; the old one stays
+    // valid for `grace_s` seconds (0: refused at once, e.g. after a leak).
+    Result<Bytes> rotate(const std::string& name, std::int64_t grace_s, const Actor& who);
+    Result<void> set_enabled(const std::string& name, bool enabled, const Actor& who);
+    // The bootstrap token of one device under the class's current secret
+    // (what a manufacturer writes into the device).
+    Result<Bytes> device_token(const std::string& name, const std::string& device_id) const;
+
+private:
+    std::shared_ptr<const std::map<std::string, Bytes>> config() const;
+    Result<ClassRecord> admin_class(const std::string& name, const char* action) const;
+    AuditEvent audit(const Actor& who, const std::string& action, const std::string& detail) const;
+
+    Store& store_;
+    crypto::Random& rng_;
+    std::function<std::int64_t()> clock_;
+    mutable std::mutex mu_;  // guards config_
+    std::shared_ptr<const std::map<std::string, Bytes>> config_;
+};
+
+}  // namespace irp::server

@@ -1,0 +1,127 @@
+// The PostgreSQL schema as ordered migrations, and connecting.
+#include "store/postgres/pg_store.hpp"
+
+namespace irp::server {
+namespace postgres {
+
+namespace {
+
+// The schema, as ordered migrations (see sqlite_store.cpp): append a row to
+// change it, never edit one that has shipped. Identifiers use the "C"
+// collation so that ordering and paging match SQLite's byte order, whatever
+// the database's locale is.
+struct Migration {
+    int version;
+    const char* sql;
+};
+constexpr Migration kMigrations[] = {
+    {1, R"sql(
+CREATE TABLE devices(device_id TEXT COLLATE "C" PRIMARY KEY, class_id TEXT NOT NULL,
+    first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL);
+CREATE TABLE certificates(issuer TEXT COLLATE "C" NOT NULL, serial TEXT COLLATE "C" NOT NULL,
+    device_id TEXT COLLATE "C" NOT NULL REFERENCES devices(device_id), class_id TEXT NOT NULL,
+    der BYTEA NOT NULL, not_before BIGINT NOT NULL, not_after BIGINT NOT NULL,
+    issued_at BIGINT NOT NULL, status INTEGER NOT NULL, install_status BIGINT,
+    replaces TEXT COLLATE "C" NOT NULL DEFAULT '', replaced_by TEXT COLLATE "C" NOT NULL DEFAULT '',
+    public_key_sha256 TEXT NOT NULL,
+    -- insertion order, which SQLite's rowid gives for free
+    seq BIGINT GENERATED ALWAYS AS IDENTITY,
+    PRIMARY KEY(issuer, serial));
+CREATE INDEX certificates_device ON certificates(device_id);
+-- One serial per domain: lookups by serial alone must never be ambiguous, and
+-- two replicas drawing the same serial cannot both commit.
+CREATE UNIQUE INDEX certificates_serial ON certificates(serial);
+CREATE TABLE audit(id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, at BIGINT NOT NULL,
+    actor TEXT NOT NULL, action TEXT NOT NULL, device_id TEXT NOT NULL DEFAULT '',
+    serial TEXT NOT NULL DEFAULT '', peer TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT '');
+-- Stops accidental edits; the table's owner can still drop the triggers.
+CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'audit log is append-only' USING ERRCODE = 'integrity_constraint_violation'; END $$;
+CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit
+    FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+)sql"},
+    {2, R"sql(
+ALTER TABLE certificates ADD COLUMN revoked_at BIGINT;
+ALTER TABLE certificates ADD COLUMN revocation_reason INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX certificates_revoked ON certificates(issuer, serial) WHERE revoked_at IS NOT NULL;
+CREATE TABLE crl_numbers(issuer TEXT COLLATE "C" PRIMARY KEY, last BIGINT NOT NULL);
+)sql"},
+    {3, R"sql(
+CREATE TABLE device_classes(name TEXT COLLATE "C" PRIMARY KEY, secret BYTEA NOT NULL,
+    previous_secret BYTEA NOT NULL DEFAULT '', previous_until BIGINT NOT NULL DEFAULT 0,
+    enabled BOOLEAN NOT NULL DEFAULT TRUE, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL);
+)sql"},
+};
+constexpr int kLatestVersion = kMigrations[std::size(kMigrations) - 1].version;
+// Any fixed value will do; every irp-server must use the same one. Advisory
+// locks are per database, so domains sharing a cluster do not contend.
+constexpr const char* kMigrationLock = "4777809012187432497";
+
+}  // namespace
+
+Result<void> PgStore::migrate() {
+    const auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    for (const auto& m : kMigrations) {
+        const std::string name = "migration " + std::to_string(m.version);
+        auto r = in_tx<void>(name, [&](const std::string& what) -> Result<void> {
+            // Serialises servers starting at once; even CREATE TABLE IF NOT
+            // EXISTS races without it. Released at COMMIT or ROLLBACK.
+            if (auto r = query(what, "SELECT pg_advisory_xact_lock($1::bigint)", std::string(kMigrationLock)); !r)
+                return r.error();
+            if (auto r = exec_script("CREATE TABLE IF NOT EXISTS schema_migrations("
+                                     "version INTEGER PRIMARY KEY, applied_at BIGINT)",
+                                     what);
+                !r)
+                return r;
+            auto newest = scalar(what, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+            if (!newest) return newest.error();
+            if (*newest > kLatestVersion)  // an older server must not write to a newer schema
+                return make_error(Code::storage_unavailable, "database schema version " + std::to_string(*newest) +
+                                                                 " is newer than this server supports (" +
+                                                                 std::to_string(kLatestVersion) + ")");
+            auto applied =
+                scalar(what, "SELECT COUNT(*) FROM schema_migrations WHERE version = $1", std::int64_t{m.version});
+            if (!applied || *applied > 0) return applied ? Result<void>() : applied.error();
+            if (auto r = exec_script(m.sql, what); !r) return r;
+            auto rec = run(what, "INSERT INTO schema_migrations(version, applied_at) VALUES($1, $2)",
+                           std::int64_t{m.version}, std::int64_t{now});
+            return rec ? Result<void>() : rec.error();
+        });
+        if (!r) return r;
+    }
+    return {};
+}
+
+}  // namespace postgres
+
+Result<std::unique_ptr<Store>> open_postgres_store(const std::string& conninfo) {
+    // Never echo the conninfo: it may hold a password.
+    char* perr = nullptr;
+    PQconninfoOption* parsed = PQconninfoParse(conninfo.c_str(), &perr);
+    if (!parsed) {
+        const std::string msg = perr ? postgres::trimmed(perr) : "out of memory";
+        PQfreemem(perr);
+        return make_error(Code::config_invalid, "postgres connection string: " + msg);
+    }
+    PQconninfoFree(parsed);
+    // Defaults come first: the caller's conninfo, expanded from `dbname`,
+    // overrides them. Without a connect_timeout libpq may wait forever.
+    const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
+    const char* values[] = {"10", "irp-server", conninfo.c_str(), nullptr};
+    postgres::ConnPtr conn(PQconnectdbParams(keys, values, 1));
+    if (!conn) return make_error(Code::storage_unavailable, "open postgres: out of memory");
+    if (PQstatus(conn.get()) != CONNECTION_OK)
+        return make_error(Code::storage_unavailable, "open postgres: " + postgres::trimmed(PQerrorMessage(conn.get())));
+    if (PQserverVersion(conn.get()) < 110000)  // EXECUTE FUNCTION in the triggers
+        return make_error(Code::config_invalid, "open postgres: PostgreSQL 11 or newer is required");
+    auto store = std::make_unique<postgres::PgStore>(std::move(conn));
+    if (auto r = store->setup(); !r) return make_error(r.error().code, "open postgres: " + r.error().message);
+    if (auto r = store->migrate(); !r) return make_error(r.error().code, "open postgres: " + r.error().message);
+    return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace irp::server

@@ -1,0 +1,65 @@
+// The SQLite Store (store.hpp): one connection guarded by a mutex. The
+// server calls in from its network threads and SQLite serialises writers
+// anyway, so a pool would buy nothing. Every write is one BEGIN IMMEDIATE
+// transaction: the write lock is taken up front (no deadlock-prone
+// read-to-write upgrade), and an operation is either wholly on disk or not
+// there at all. Values only ever reach SQL as bound parameters.
+//
+// Files: schema.cpp (migrations, open), certificates.cpp (issuance,
+// revocation, listings), classes.cpp (device classes).
+#pragma once
+
+#include <mutex>
+
+#include "store/sqlite/db.hpp"
+#include "store/sqlite/group_commit.hpp"
+#include "store/store.hpp"
+
+namespace irp::server::sqlite {
+
+// Appends an audit event inside the caller's transaction.
+inline Result<int> insert_audit(Conn& db, const AuditEvent& a, const std::string& what) {
+    return run(db, what + ": insert audit",
+               "INSERT INTO audit(at, actor, action, device_id, serial, peer, detail)"
+               " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+               a.at, a.actor, a.action, a.device_id, a.serial_hex, a.peer, a.detail);
+}
+
+class SqliteStore final : public Store {
+public:
+    explicit SqliteStore(DbPtr db) : conn_(std::move(db)) {}
+
+    Result<void> record_issuance(const IssuanceRecord& rec) override;
+    Result<void> record_install(const std::string& serial_hex, std::uint32_t report, const AuditEvent& audit) override;
+    Result<std::optional<CertificateRecord>> find_certificate(const std::string& serial_hex) override;
+    Result<std::vector<CertificateRecord>> certificates_of(const std::string& device_id) override;
+    Result<std::vector<AuditEvent>> audit_log(std::size_t limit) override;
+    Result<std::int64_t> count_certificates() override;
+    Result<std::int64_t> count_devices() override;
+    Result<void> revoke(const std::string& serial_hex, std::int32_t reason, std::int64_t at,
+                        const AuditEvent& audit) override;
+    Result<std::vector<RevokedEntry>> revoked(const std::string& issuer, std::int64_t not_after_from) override;
+    Result<std::int64_t> next_crl_number(const std::string& issuer) override;
+    Result<std::vector<CertificateRecord>> list_certificates(const CertificateQuery& q) override;
+    Result<std::vector<DeviceRecord>> list_devices(const std::string& after, std::size_t limit) override;
+    Result<std::optional<DeviceRecord>> find_device(const std::string& device_id) override;
+
+    Result<void> create_class(const ClassRecord& c, const AuditEvent& audit) override;
+    Result<void> update_class(const ClassRecord& c, const AuditEvent& audit) override;
+    Result<std::optional<ClassRecord>> find_class(const std::string& name) override;
+    Result<std::vector<ClassRecord>> list_classes() override;
+
+    // Runs the schema migrations (schema.cpp).
+    Result<void> migrate();
+
+    // Commits so far and the writes they carried (writes / commits = the
+    // mean batch size of group commit).
+    GroupCommit::Stats commit_stats() const { return group_.stats(); }
+
+private:
+    std::mutex mu_;  // guards conn_
+    Conn conn_;
+    GroupCommit group_;  // record_issuance and record_install
+};
+
+}  // namespace irp::server::sqlite

@@ -1,0 +1,139 @@
+// Device classes kept by the server (ClassRegistry): created, rotated with a
+// grace period, disabled and enabled through the admin API, and what that
+// means for enrollments decided by EnrollService.
+#include <doctest/doctest.h>
+
+#include "enroll_fixture.hpp"
+
+using namespace irp;
+using namespace irp::server;
+using irp_test::kDay;
+
+namespace {
+
+const Actor kAdmin{"admin", "127.0.0.1:9999"};
+
+Answer enroll_with(Fixture& f, const std::string& cls, const Bytes& secret, const std::string& device) {
+    auto key = new_key(*f.rng);
+    return f.svc.on_request(enroll_request(device, cls, token_of(secret, cls, device), key, *f.rng, "req-" + device),
+                            kPeer);
+}
+
+}  // namespace
+
+TEST_CASE("an admin class enrolls devices with its generated secret, never shown in the audit log") {
+    Fixture f;
+    auto secret = f.classes.create("cams", std::nullopt, kAdmin);
+    REQUIRE(secret.ok());
+    CHECK(secret->size() == ClassRegistry::kSecretBytes);
+    issued_of(enroll_with(f, "cams", *secret, "cam-1"));
+    check_rejected(enroll_with(f, "cams", Bytes(32, 0x42), "cam-2"), Code::bad_token_proof);
+
+    // The token the API hands out is the one a device derives.
+    auto token = f.classes.device_token("cams", "cam-3");
+    REQUIRE(token.ok());
+    CHECK(*token == token_of(*secret, "cams", "cam-3"));
+
+    auto log = f.d.store().audit_log(10);
+    REQUIRE(log.ok());
+    bool created = false;
+    for (const auto& e : *log) {
+        CHECK(e.detail.find(to_hex(*secret)) == std::string::npos);
+        created = created || (e.action == "class-create" && e.actor == "admin" && e.peer == kAdmin.peer);
+    }
+    CHECK(created);
+}
+
+TEST_CASE("class names: invalid, taken, or defined in server.toml") {
+    Fixture f;
+    auto bad = f.classes.create("../x", std::nullopt, kAdmin);
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.error().code == Code::bad_argument);
+    REQUIRE(f.classes.create("cams", std::nullopt, kAdmin).ok());
+    auto again = f.classes.create("cams", std::nullopt, kAdmin);
+    REQUIRE_FALSE(again.ok());
+    CHECK(again.error().code == Code::already_exists);
+    // "default" comes from server.toml: the API cannot shadow, rotate or disable it.
+    auto shadow = f.classes.create("default", std::nullopt, kAdmin);
+    REQUIRE_FALSE(shadow.ok());
+    CHECK(shadow.error().code == Code::already_exists);
+    auto rot = f.classes.rotate("default", 0, kAdmin);
+    REQUIRE_FALSE(rot.ok());
+    CHECK(rot.error().message.find("server.toml") != std::string::npos);
+    CHECK_FALSE(f.classes.set_enabled("default", false, kAdmin).ok());
+    auto unknown = f.classes.rotate("nope", 0, kAdmin);
+    REQUIRE_FALSE(unknown.ok());
+    CHECK(unknown.error().code == Code::not_found);
+    auto short_import = f.classes.create("short", Bytes(15, 1), kAdmin);
+    REQUIRE_FALSE(short_import.ok());
+    CHECK(short_import.error().code == Code::bad_argument);
+
+    auto list = f.classes.list();
+    REQUIRE(list.ok());
+    REQUIRE(list->size() == 2);
+    CHECK(list->at(0).name == "default");
+    CHECK(list->at(0).source == "config");
+    CHECK(list->at(1).name == "cams");
+    CHECK(list->at(1).source == "admin");
+}
+
+TEST_CASE("rotation: the old secret works during the grace period only") {
+    Fixture f;
+    auto old_secret = f.classes.create("cams", Bytes(16, 0x07), kAdmin);
+    REQUIRE(old_secret.ok());
+    CHECK(*old_secret == Bytes(16, 0x07));  // imported as given
+
+    SUBCASE("with a grace period") {
+        auto fresh = f.classes.rotate("cams", 3 * kDay, kAdmin);
+        REQUIRE(fresh.ok());
+        CHECK(*fresh != *old_secret);
+        issued_of(enroll_with(f, "cams", *fresh, "cam-new"));
+        issued_of(enroll_with(f, "cams", *old_secret, "cam-old-1"));  // made before the rotation
+        f.now += 3 * kDay;  // the grace period is over
+        check_rejected(enroll_with(f, "cams", *old_secret, "cam-old-2"), Code::bad_token_proof);
+        issued_of(enroll_with(f, "cams", *fresh, "cam-new-2"));
+    }
+    SUBCASE("without one (a leaked secret)") {
+        auto fresh = f.classes.rotate("cams", 0, kAdmin);
+        REQUIRE(fresh.ok());
+        check_rejected(enroll_with(f, "cams", *old_secret, "cam-old"), Code::bad_token_proof);
+        issued_of(enroll_with(f, "cams", *fresh, "cam-new"));
+    }
+    SUBCASE("a second rotation drops the first secret") {
+        auto second = f.classes.rotate("cams", kDay, kAdmin);
+        REQUIRE(second.ok());
+        auto third = f.classes.rotate("cams", kDay, kAdmin);
+        REQUIRE(third.ok());
+        check_rejected(enroll_with(f, "cams", *old_secret, "cam-1"), Code::bad_token_proof);
+        issued_of(enroll_with(f, "cams", *second, "cam-2"));
+        issued_of(enroll_with(f, "cams", *third, "cam-3"));
+    }
+}
+
+TEST_CASE("a disabled class enrolls nobody, but its devices still renew") {
+    Fixture f;
+    auto secret = f.classes.create("cams", std::nullopt, kAdmin);
+    REQUIRE(secret.ok());
+    auto key = new_key(*f.rng);
+    const Issued first = issued_of(f.svc.on_request(
+        enroll_request("cam-1", "cams", token_of(*secret, "cams", "cam-1"), key, *f.rng, "req-1"), kPeer));
+
+    REQUIRE(f.classes.set_enabled("cams", false, kAdmin).ok());
+    check_rejected(enroll_with(f, "cams", *secret, "cam-2"), Code::class_disabled);
+    auto token = f.classes.device_token("cams", "cam-9");
+    REQUIRE_FALSE(token.ok());
+    CHECK(token.error().code == Code::class_disabled);
+    // Renewal is authorised by the current certificate, not the class.
+    auto next = new_key(*f.rng);
+    issued_of(f.svc.on_request(renew_request("cam-1", first.certificate, key, next, *f.rng, "req-2"), kPeer));
+
+    REQUIRE(f.classes.set_enabled("cams", true, kAdmin).ok());
+    issued_of(enroll_with(f, "cams", *secret, "cam-2"));
+}
+
+TEST_CASE("a SIGHUP that drops a config class takes effect for the next request") {
+    Fixture f;
+    issued_of(enroll_with(f, "default", f.d.secret(), "dev-1"));
+    f.classes.set_config_classes({});
+    check_rejected(enroll_with(f, "default", f.d.secret(), "dev-2"), Code::unknown_class);
+}
