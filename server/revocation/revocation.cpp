@@ -146,6 +146,15 @@ bool RevocationService::look_up(crypto::OcspSingle& one, const Issuer& is) {
     return true;
 }
 
+namespace {
+bool same_answers(const std::vector<crypto::OcspSingle>& a, const std::vector<crypto::OcspSingle>& b) {
+    return a.size() == b.size() &&
+           std::equal(a.begin(), a.end(), b.begin(), [](const crypto::OcspSingle& x, const crypto::OcspSingle& y) {
+               return x.status == y.status && x.revoked_at == y.revoked_at && x.reason == y.reason;
+           });
+}
+}  // namespace
+
 Bytes RevocationService::ocsp(ByteView request) {
     auto req = crypto::parse_ocsp_request(request);
     if (!req) return crypto::ocsp_error_response(1);  // malformedRequest
@@ -160,9 +169,22 @@ Bytes RevocationService::ocsp(ByteView request) {
             return crypto::ocsp_error_response(3);  // tryLater: the database is away
         answers.push_back(std::move(one));
     }
+    const std::string key = req->nonce ? std::string() : std::string(request.begin(), request.end());
+    if (!key.empty()) {
+        std::lock_guard lock(ocsp_mu_);
+        const auto it = ocsp_cache_.find(key);
+        if (it != ocsp_cache_.end() && now - it->second.produced_at < s_.ocsp_validity_s / 2 &&
+            now >= it->second.produced_at && same_answers(it->second.answers, answers))
+            return it->second.response;
+    }
     auto resp = crypto::make_ocsp_response(*signer.key, *signer.ca_der, answers, req->nonce, now,
                                            now + s_.ocsp_validity_s, rng_);
     if (!resp) return crypto::ocsp_error_response(2);  // internalError
+    if (!key.empty()) {
+        std::lock_guard lock(ocsp_mu_);
+        if (ocsp_cache_.size() >= kOcspCacheEntries && !ocsp_cache_.count(key)) ocsp_cache_.erase(ocsp_cache_.begin());
+        ocsp_cache_[key] = CachedOcsp{resp.value(), std::move(answers), now};
+    }
     return std::move(resp.value());
 }
 

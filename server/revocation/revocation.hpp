@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <string_view>
 #include <vector>
 
@@ -94,6 +95,21 @@ private:
 
     std::mutex mu_;
     std::vector<Issuer> issuers_;  // the current CA first, then the retired ones
+
+    // Signed OCSP answers to requests without a nonce, by request bytes
+    // (RFC 5019's pre-produced responses). A cached answer is reused only
+    // while the store still gives every CertID the same status and it is
+    // younger than half of ocsp_validity_s: a revocation shows at once, and
+    // a relying party never gets an answer close to its nextUpdate. Requests
+    // with a nonce are always signed afresh.
+    struct CachedOcsp {
+        Bytes response;
+        std::vector<crypto::OcspSingle> answers;
+        std::int64_t produced_at = 0;
+    };
+    static constexpr std::size_t kOcspCacheEntries = 10'000;
+    std::mutex ocsp_mu_;
+    std::unordered_map<std::string, CachedOcsp> ocsp_cache_;
 };
 
 }  // namespace irp::server

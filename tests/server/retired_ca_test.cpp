@@ -442,4 +442,29 @@ TEST_CASE("ocsp: a retired CA answers for what it issued, signed with its own ke
     CHECK(signature_verifies(a.basic, m.ca_der));  // nobody's: the current CA signs
 }
 
+TEST_CASE("ocsp: answers without a nonce are reused until the status changes or they age") {
+    RetiredDomain f;
+    const auto m = ok(server::load_domain(f.cfg));
+    std::int64_t now = kNow;
+    server::RevocationSettings rs;
+    rs.ocsp_validity_s = 3600;
+    server::RevocationService svc(m, f.d.store(), *f.rng, rs, [&now] { return now; });
+    const Bytes dev = f.issue_device(*m.ca_key, m.ca_der, m.issuer_id, "cam-1");
+    const Bytes req = ocsp_request({cert_id(m.ca_der, serial_of(dev))});
+
+    const Bytes first = svc.ocsp(req);
+    CHECK(parse_ocsp_response(first).statuses == std::vector<std::string>{"good"});
+    now += 60;
+    CHECK(svc.ocsp(req) == first);  // the same signed answer: no new signature
+    now += 1800;                     // older than half of the validity: signed afresh
+    const Bytes fresh = svc.ocsp(req);
+    CHECK(fresh != first);
+    CHECK(parse_ocsp_response(fresh).statuses == std::vector<std::string>{"good"});
+    CHECK(svc.ocsp(req) == fresh);
+    f.revoke(dev);  // a revocation shows at once, cache or not
+    const Bytes revoked = svc.ocsp(req);
+    CHECK(parse_ocsp_response(revoked).statuses == std::vector<std::string>{"revoked"});
+    CHECK(signature_verifies(parse_ocsp_response(revoked).basic, m.ca_der));
+}
+
 }  // TEST_SUITE
