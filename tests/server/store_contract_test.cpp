@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "irp/base/error.hpp"
+#include "support/temp_dir.hpp"
 #include "pg_cluster.hpp"
 #include "store/store.hpp"
 
@@ -77,27 +78,13 @@ PgCluster* require_cluster() {
     return nullptr;
 }
 
-// A fresh directory per case, removed afterwards.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        static std::atomic<int> counter{0};
-        const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-        path = fs::temp_directory_path() /
-               ("irp-contract-" + std::to_string(stamp) + "-" + std::to_string(counter++));
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
+using irp_test::TempDir;
 
 // A backend gives each case an empty database, opens Stores on it (each with
 // its own connection), and runs SQL on it directly, bypassing the Store.
 struct SqliteBackend {
     TempDir dir;
-    std::string path = (dir.path / "store.db").string();
+    std::string path = dir / "store.db";
 
     bool ready() { return true; }
     Result<std::unique_ptr<Store>> open() { return open_sqlite_store(path); }
@@ -827,7 +814,7 @@ CONTRACT_CASE("device classes: create, update, list, with audit; duplicates and 
 TEST_CASE("contract: postgres: connection problems are classified") {
     // No server needed: nothing listens on this socket.
     TempDir dir;
-    const std::string host = dir.path.string();
+    const std::string host = dir.path();
     const auto t0 = std::chrono::steady_clock::now();
     auto down = open_postgres_store("host=" + host + " port=5 dbname=irp connect_timeout=2");
     REQUIRE_FALSE(down.ok());

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "irp/base/error.hpp"
+#include "support/temp_dir.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "store/store.hpp"
 
@@ -23,22 +24,7 @@ using namespace irp::server;
 
 namespace {
 
-// A fresh directory per test, removed afterwards.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        static std::atomic<int> counter{0};
-        const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-        path = fs::temp_directory_path() /
-               ("irp-store-test-" + std::to_string(stamp) + "-" + std::to_string(counter++));
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string db() const { return (path / "store.db").string(); }
-};
+using irp_test::TempDir;
 
 std::unique_ptr<Store> open_ok(const std::string& path) {
     auto s = open_sqlite_store(path);
@@ -92,24 +78,24 @@ std::int64_t raw_scalar(const std::string& path, const char* sql) {
 TEST_CASE("store: the audit log is append-only even for direct SQL") {
     TempDir dir;
     {
-        auto store = open_ok(dir.db());
+        auto store = open_ok(dir / "store.db");
         REQUIRE(store->record_issuance(issuance("0f01", "dev-1", 1000)).ok());
     }
-    CHECK(raw_exec(dir.db(), "UPDATE audit SET actor = 'admin:mallory'") == SQLITE_CONSTRAINT);
-    CHECK(raw_exec(dir.db(), "DELETE FROM audit") == SQLITE_CONSTRAINT);
-    CHECK(raw_scalar(dir.db(), "SELECT COUNT(*) FROM audit WHERE actor = 'device:dev-1'") == 1);
+    CHECK(raw_exec((dir / "store.db"), "UPDATE audit SET actor = 'admin:mallory'") == SQLITE_CONSTRAINT);
+    CHECK(raw_exec((dir / "store.db"), "DELETE FROM audit") == SQLITE_CONSTRAINT);
+    CHECK(raw_scalar((dir / "store.db"), "SELECT COUNT(*) FROM audit WHERE actor = 'device:dev-1'") == 1);
 }
 
 TEST_CASE("store: SQLite runs in WAL mode") {
     // Durability and concurrent readers depend on it (store/sqlite/db.hpp).
     TempDir dir;
-    { open_ok(dir.db()); }
-    CHECK(raw_scalar(dir.db(), "SELECT journal_mode = 'wal' FROM pragma_journal_mode") == 1);
+    { open_ok(dir / "store.db"); }
+    CHECK(raw_scalar((dir / "store.db"), "SELECT journal_mode = 'wal' FROM pragma_journal_mode") == 1);
 }
 
 TEST_CASE("store: opening in a missing directory fails cleanly") {
     TempDir dir;
-    auto s = open_sqlite_store((dir.path / "no-such-dir" / "store.db").string());
+    auto s = open_sqlite_store(dir / "no-such-dir/store.db");
     REQUIRE_FALSE(s.ok());
     CHECK(s.error().code == Code::storage_unavailable);
     CHECK_FALSE(s.error().message.empty());
@@ -118,7 +104,7 @@ TEST_CASE("store: opening in a missing directory fails cleanly") {
 
 TEST_CASE("store: concurrent writes share commits, and a failing write fails alone") {
     TempDir dir;
-    auto store = open_ok(dir.db());
+    auto store = open_ok(dir / "store.db");
     // A serial that exists already: its second issuance must fail by itself.
     REQUIRE(store->record_issuance(issuance("7fdd", "dev-dup", 100)).ok());
     constexpr int kThreads = 8, kEach = 40;
