@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "irp/core/transcript.hpp"
+#include "lifecycle/bootstrap.hpp"
 #include "log.hpp"
 
 namespace irp::server {
@@ -12,6 +13,7 @@ namespace {
 
 
 Rejected to_rejected(const Error& e) { return Rejected{e.code, e.message}; }
+std::string code_text(Code c) { return std::to_string(static_cast<int>(c)) + "/" + code_name(c); }
 
 // Requested extensions a device may include in its CSR. The issued
 // certificate's extensions are always set by the profile, never copied from
@@ -29,12 +31,13 @@ constexpr std::size_t kMaxAwaitingInstall = 10'000;
 
 }  // namespace
 
-EnrollService::EnrollService(const Authority& ca, Store& store, const ClassRegistry& classes, ServicePolicy policy,
-                             LogSink log, std::function<std::int64_t()> clock)
+EnrollService::EnrollService(const Authority& ca, Store& store, const ClassRegistry& classes, HoldDesk& holds,
+                             ServicePolicy policy, LogSink log, std::function<std::int64_t()> clock)
     : ca_(ca),
       store_(store),
       policy_(policy),
       classes_(classes),
+      holds_(holds),
       log_(std::move(log)),
       clock_(std::move(clock)) {}
 
@@ -49,19 +52,13 @@ Result<void> EnrollService::check_csr_policy(const RequestReceived& req) const {
     return {};
 }
 
-Result<void> EnrollService::authorise_enroll(const RequestReceived& req) const {
-    auto secrets = classes_.secrets_for(req.class_id);
-    if (!secrets) return secrets.error();
-    // The device proves it holds HMAC(class secret, class||id) without
-    // sending it: a MAC over the transcript (docs/PROTOCOL.md, "Bootstrap
-    // token"). After a rotation the previous secret is tried too, during
-    // its grace period.
-    for (const auto& secret : *secrets) {
-        const auto token = derive_device_token(secret, req.class_id, req.device_id);
-        const auto expected = token_proof(token, req.transcript, req.csr_der);
-        if (crypto::constant_time_equal(expected, req.token_proof)) return {};
-    }
-    return make_error(Code::bad_token_proof, "the bootstrap token proof does not verify for this device");
+Result<void> EnrollService::check_not_released(const std::string& device_id) {
+    auto dev = store_.find_device(device_id);
+    if (!dev) return dev.error();
+    if (*dev && (*dev)->released_at)
+        return make_error(Code::device_released,
+                          "this device was released by its owner; it must enroll with its new owner's domain");
+    return {};
 }
 
 Result<std::string> EnrollService::authorise_renew(const RequestReceived& req) {
@@ -84,8 +81,16 @@ Result<std::string> EnrollService::authorise_renew(const RequestReceived& req) {
     const auto& r = *rec.value();
     if (r.device_id != req.device_id)
         return make_error(Code::identity_mismatch, "the certificate belongs to another device");
+    if (auto rel = check_not_released(req.device_id); !rel) return rel.error();
     if (r.revoked_at)
         return make_error(Code::certificate_not_active, "the certificate is revoked; the device must enroll again");
+    if (req.operation == Operation::check_in) {
+        if (now > info->not_after || now < info->not_before)
+            return make_error(Code::certificate_not_active, "the certificate is outside its validity period");
+        if (!crypto::verify_signature(info->public_key, check_in_message(req.transcript), req.renewal_signature))
+            return make_error(Code::bad_renewal_signature, "the check-in signature does not verify with the certificate's key");
+        return serial;
+    }
     if (r.status == CertStatus::superseded) {
         // A renewal whose answer never reached the device (or that the device
         // refused) must not lock it out: its successor was never installed.
@@ -105,27 +110,67 @@ Result<std::string> EnrollService::authorise_renew(const RequestReceived& req) {
     // renewal cannot be replayed and cannot be moved to another key.
     if (!crypto::verify_signature(info->public_key, renewal_message(req.transcript, req.csr_der), req.renewal_signature))
         return make_error(Code::bad_renewal_signature, "the renewal signature does not verify with the current key");
-    bool same_key_ok = false;
-    {
-        std::lock_guard lock(mu_);
-        same_key_ok = policy_.allow_same_key_renewal;
-    }
-    if (!same_key_ok && req.csr.public_key == info->public_key)
+    if (!policy().allow_same_key_renewal && req.csr.public_key == info->public_key)
         return make_error(Code::same_key_not_allowed, "renewal must present a new key pair");
     return serial;
 }
 
-Result<Issued> EnrollService::decide(const RequestReceived& req, const net::PeerInfo& peer, std::string* serial_hex) {
-    std::string replaces;
-    if (req.operation == Operation::enroll) {
-        if (auto r = authorise_enroll(req); !r) return r.error();
-    } else {
-        auto r = authorise_renew(req);
-        if (!r) return r.error();
-        replaces = std::move(r.value());
-    }
-    if (auto r = check_csr_policy(req); !r) return r.error();
+Result<Decision> EnrollService::check_in(const RequestReceived& req) {
+    auto serial = authorise_renew(req);
+    if (!serial) return serial.error();
+    const std::int64_t now = clock_();
+    if (auto r = store_.touch_device(req.device_id, now); !r) return r.error();
+    auto info = crypto::parse_certificate(req.current_certificate);
+    if (!info) return make_error(Code::unknown_certificate, info.error().message);
+    // Renew now: in the last third of its life, issued by a retired CA, or
+    // renewed already (the renewal never reached the device).
+    auto rec = store_.find_certificate(*serial);
+    if (!rec) return rec.error();
+    const bool late = now > info->not_after - (info->not_after - info->not_before) / 3;
+    const bool retired = !crypto::signed_by(req.current_certificate, ca_.material().ca_der);
+    const bool replaced = *rec && (*rec)->status == CertStatus::superseded;
+    Decision d;
+    d.result = CheckedIn{policy().check_in_s, late || retired || replaced};
+    d.serial_hex = *serial;
+    return d;
+}
 
+Result<Decision> EnrollService::enroll(const RequestReceived& req, const net::PeerInfo& peer) {
+    if (auto r = check_not_released(req.device_id); !r) return r.error();
+    auto policy = classes_.policy_for(req.class_id);
+    if (!policy) return policy.error();
+    if (auto r = check_csr_policy(req); !r) return r.error();
+    auto proof = check_bootstrap(req, *policy, classes_, store_, clock_());
+    if (!proof) return proof.error();
+    auto screening = holds_.screen(req, peer, *proof);
+    if (!screening) return screening.error();
+    if (screening->held) {
+        Decision d;
+        d.result = Pending{screening->retry_after_s};
+        d.answer_request_id = screening->held_id;
+        d.held_reason = screening->reason;
+        d.proof = proof_name(*proof);
+        return d;
+    }
+    auto d = issue(req, peer, "", screening->held_id);
+    if (d) d->proof = proof_name(*proof);
+    return d;
+}
+
+Result<Decision> EnrollService::decide(const RequestReceived& req, const net::PeerInfo& peer) {
+    switch (req.operation) {
+        case Operation::enroll: return enroll(req, peer);
+        case Operation::check_in: return check_in(req);
+        case Operation::renew: break;
+    }
+    auto replaces = authorise_renew(req);
+    if (!replaces) return replaces.error();
+    if (auto r = check_csr_policy(req); !r) return r.error();
+    return issue(req, peer, *replaces, "");
+}
+
+Result<Decision> EnrollService::issue(const RequestReceived& req, const net::PeerInfo& peer,
+                                      const std::string& replaces, const std::string& held_id) {
     const std::int64_t now = clock_();
     auto der = ca_.issue_device(req.device_id, req.csr.public_key, now);
     if (!der) return der.error();
@@ -151,13 +196,15 @@ Result<Issued> EnrollService::decide(const RequestReceived& req, const net::Peer
     c.replaces = replaces;
     c.public_key_sha256_hex = to_hex(crypto::sha256(req.csr.public_key));
     rec.audit = AuditEvent{now, "device:" + req.device_id, operation_name(req.operation), req.device_id,
-                           c.serial_hex, peer.address, "request=" + req.request_id};
+                           c.serial_hex, peer.address,
+                           "request=" + req.request_id + (held_id.empty() ? "" : " held=" + held_id)};
+    rec.held_request_id = held_id;
     // Durable before the device sees it (docs/PROTOCOL.md, "Durability").
     const auto db0 = std::chrono::steady_clock::now();
     auto recorded = store_.record_issuance(rec);
     if (metrics_) metrics_->database(std::chrono::duration<double>(std::chrono::steady_clock::now() - db0).count());
     if (auto& r = recorded; !r) {
-        if (r.error().code == Code::storage_unavailable) return r.error();
+        if (r.error().code == Code::storage_unavailable || r.error().code == Code::request_rejected) return r.error();
         return make_error(r.error().code, "cannot record the certificate: " + r.error().message);
     }
     {
@@ -170,22 +217,21 @@ Result<Issued> EnrollService::decide(const RequestReceived& req, const net::Peer
         awaiting_install_[req.request_id] = {c.serial_hex, req.device_id};
         awaiting_order_.push_back(req.request_id);
     }
-    if (serial_hex) *serial_hex = c.serial_hex;
-    return Issued{std::move(der.value()), {ca_.material().ca_der, ca_.material().root_der}};
+    Decision d;
+    d.result = Issued{std::move(der.value()), {ca_.material().ca_der, ca_.material().root_der}};
+    d.answer_request_id = held_id;
+    d.serial_hex = c.serial_hex;
+    return d;
 }
 
 void EnrollService::emit(std::string_view event, const std::vector<LogField>& fields) {
     log_(render_log(format_, event, fields));
 }
 
-namespace {
-std::string code_text(Code c) { return std::to_string(static_cast<int>(c)) + "/" + code_name(c); }
-}  // namespace
 
 Answer EnrollService::on_request(const RequestReceived& req, const net::PeerInfo& peer) {
     const auto t0 = std::chrono::steady_clock::now();
-    std::string serial;
-    auto result = decide(req, peer, &serial);
+    auto result = decide(req, peer);
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     char elapsed[32];
     std::snprintf(elapsed, sizeof elapsed, "%.1fms", ms);
@@ -194,10 +240,29 @@ Answer EnrollService::on_request(const RequestReceived& req, const net::PeerInfo
     f.emplace_back("peer", peer.address);
     f.emplace_back("request", req.request_id);
     Answer a;
+    bool issued = false;
     if (result) {
-        f.emplace_back("outcome", "issued");
-        f.emplace_back("serial", serial);
-        a.result = std::move(result.value());
+        Decision& d = result.value();
+        a.request_id = d.answer_request_id;
+        if (!d.answer_request_id.empty() && d.answer_request_id != req.request_id)
+            f.emplace_back("held_request", d.answer_request_id);
+        if (!d.proof.empty()) f.emplace_back("proof", d.proof);
+        if (auto* p = std::get_if<Pending>(&d.result)) {
+            f.emplace_back("outcome", "held");
+            f.emplace_back("reason", d.held_reason);
+            f.emplace_back("retry_after", std::to_string(p->retry_after_seconds) + "s");
+            a.result = *p;
+        } else if (auto* c = std::get_if<CheckedIn>(&d.result)) {
+            f.emplace_back("outcome", "checked_in");
+            f.emplace_back("serial", d.serial_hex);
+            if (c->renew_now) f.emplace_back("renew_now", "true");
+            a.result = *c;
+        } else {
+            issued = true;
+            f.emplace_back("outcome", "issued");
+            f.emplace_back("serial", d.serial_hex);
+            a.result = std::move(std::get<Issued>(d.result));
+        }
     } else {
         f.emplace_back("outcome", "rejected");
         f.emplace_back("code", code_text(result.error().code));
@@ -206,15 +271,16 @@ Answer EnrollService::on_request(const RequestReceived& req, const net::PeerInfo
         // Database and crypto-library text stays in our log; the device
         // gets the code and the request id to quote.
         const auto cat = result.error().category();
-        if (cat == Category::internal || cat == Category::unavailable)
+        if (cat == Category::internal || cat == Category::unavailable || cat == Category::usage)
             std::get<Rejected>(a.result).message = std::string(cat == Category::unavailable
                                                                    ? "the server is temporarily unable to record certificates; retry later"
                                                                    : "the server could not complete the request") +
                                                    " (request " + req.request_id + ")";
+        if (cat == Category::usage) std::get<Rejected>(a.result).code = Code::internal;
     }
     f.emplace_back("elapsed", elapsed);
     emit(operation_name(req.operation), f);
-    if (metrics_) metrics_->request(req.operation, std::holds_alternative<Issued>(a.result), ms / 1000.0);
+    if (metrics_ && req.operation != Operation::check_in) metrics_->request(req.operation, issued, ms / 1000.0);
     return a;
 }
 

@@ -1,7 +1,7 @@
-// The server's decisions: who may enroll or renew, what gets issued, and
-// what is recorded. Runs behind net::ServerHandler; every request is
-// authorised here after the core session has checked the protocol and the
-// proof of possession.
+// The server's decisions: who may enroll, renew or check in, what gets
+// issued, what is held for an administrator, and what is recorded. Runs
+// behind net::ServerHandler; every request is authorised here after the
+// core session has checked the protocol and the proof of possession.
 #pragma once
 
 #include <atomic>
@@ -9,11 +9,13 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <variant>
 
 #include "admin/metrics.hpp"
 #include "ca/authority.hpp"
 #include "classes/class_registry.hpp"
 #include "irp/net/server.hpp"
+#include "lifecycle/holds.hpp"
 #include "log.hpp"
 #include "store/store.hpp"
 
@@ -21,17 +23,27 @@ namespace irp::server {
 
 struct ServicePolicy {
     bool allow_same_key_renewal = false;
+    std::uint32_t check_in_s = 86'400;  // advised to devices in CheckedIn
+};
+
+// What the service answers a request that passed its checks.
+struct Decision {
+    std::variant<Issued, Pending, CheckedIn> result;
+    std::string answer_request_id;  // a held request's id ("" = the exchange's own)
+    std::string serial_hex;         // Issued: the certificate's serial
+    std::string held_reason;        // Pending: "approval" / "surge"
+    std::string proof;              // enroll: how the device proved itself
 };
 
 // One line per request: "<utc> <op> device=<id> peer=<addr> request=<id>
-// outcome=<issued|rejected:<code>> ... <ms>".
+// outcome=<issued|held|checked_in|rejected:<code>> ... <ms>".
 using LogSink = std::function<void(const std::string&)>;
 
 class EnrollService final : public net::ServerHandler {
 public:
     // `clock` returns Unix seconds (tests pass a fixed clock).
-    EnrollService(const Authority& ca, Store& store, const ClassRegistry& classes, ServicePolicy policy,
-                  LogSink log, std::function<std::int64_t()> clock);
+    EnrollService(const Authority& ca, Store& store, const ClassRegistry& classes, HoldDesk& holds,
+                  ServicePolicy policy, LogSink log, std::function<std::int64_t()> clock);
 
     Answer on_request(const RequestReceived& req, const net::PeerInfo& peer) override;
     bool on_install_report(const InstallReported& rep, const net::PeerInfo& peer) override;
@@ -50,19 +62,29 @@ public:
     }
     void on_refused(const net::PeerInfo& peer, const char* reason) override;
 
-    // The decision without logging; public for tests.
-    // `serial_hex`, when given, receives the issued certificate's serial.
-    Result<Issued> decide(const RequestReceived& req, const net::PeerInfo& peer, std::string* serial_hex = nullptr);
+    // The decision without logging.
+    Result<Decision> decide(const RequestReceived& req, const net::PeerInfo& peer);
 
 private:
-    Result<void> authorise_enroll(const RequestReceived& req) const;
+    Result<Decision> enroll(const RequestReceived& req, const net::PeerInfo& peer);
+    Result<Decision> check_in(const RequestReceived& req);
     Result<std::string> authorise_renew(const RequestReceived& req);  // -> serial replaced
     Result<void> check_csr_policy(const RequestReceived& req) const;
+    Result<void> check_not_released(const std::string& device_id);
+    // Signs, records (durably, before the answer) and remembers the
+    // certificate for the install report.
+    Result<Decision> issue(const RequestReceived& req, const net::PeerInfo& peer, const std::string& replaces,
+                           const std::string& held_id);
+    ServicePolicy policy() const {
+        std::lock_guard lock(mu_);
+        return policy_;
+    }
 
     const Authority& ca_;
     Store& store_;
     ServicePolicy policy_;  // guarded by mu_
     const ClassRegistry& classes_;
+    HoldDesk& holds_;
     LogSink log_;
     std::function<std::int64_t()> clock_;
     Metrics* metrics_ = nullptr;

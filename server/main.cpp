@@ -7,12 +7,17 @@
 #include <iostream>
 #include <mutex>
 
+#include <nlohmann/json.hpp>
+
+#include "admin/api_util.hpp"
 #include "admin/http_frontends.hpp"
 #include "admin/metrics.hpp"
 #include "ca/authority.hpp"
 #include "ca/init.hpp"
 #include "config/config.hpp"
 #include "enroll_service.hpp"
+#include "lifecycle/maintenance.hpp"
+#include "lifecycle/webhook.hpp"
 #include "reload.hpp"
 #include "revocation/revocation.hpp"
 #include "irp/core/messages.hpp"
@@ -61,6 +66,8 @@ int cmd_token(const std::string& config_path, const std::string& cls, const std:
         return fail(make_error(Code::bad_argument, "device id must be 1-64 characters from [A-Za-z0-9._-]"));
     auto material = server::load_domain(*cfg);
     if (!material) return fail(material.error());
+    if (material->class_secrets.at(cls).empty())
+        return fail(make_error(Code::bad_argument, "class '" + cls + "' does not accept \"token\" (no secret_file)"));
     const auto token = derive_device_token(material->class_secrets.at(cls), cls, device_id);
     std::printf("%s\n", to_hex(token).c_str());
     return 0;
@@ -93,13 +100,32 @@ int cmd_run(const std::string& config_path) {
     };
     server::Metrics metrics;
     server::ClassRegistry classes(**store, *rng, material->class_secrets, unix_now);
+    auto policies = server::load_class_policies(*cfg);
+    if (!policies) return fail(policies.error());
+    classes.set_config_policies(std::move(*policies));
+    auto approval_of = [](const server::Config& c) {
+        return server::ApprovalPolicy{c.approval_retry_after_s, c.approval_retry_max_s, c.approval_expire_s,
+                                      c.approval_max_pending, c.surge_max_new_devices, c.surge_window_s};
+    };
+    server::HoldDesk holds(**store, unix_now, approval_of(*cfg));
+    std::unique_ptr<server::Webhook> webhook;
+    if (!cfg->webhook_url.empty()) {
+        auto secret = server::load_webhook_secret(cfg->webhook_secret_file);
+        if (!secret) return fail(secret.error());
+        webhook = std::make_unique<server::Webhook>(
+            server::WebhookSettings{cfg->webhook_url, *secret, cfg->webhook_timeout_ms, 3}, log, unix_now);
+        holds.on_new_hold([&webhook, domain = cfg->domain](const server::HeldRequest& h) {
+            const nlohmann::json body{{"event", "held"}, {"domain", domain}, {"request", server::admin::held_json(h)}};
+            webhook->post("held", body.dump());
+        });
+    }
     server::RevocationService revocation(*material, **store, *rng,
                                          server::RevocationSettings{cfg->crl_validity_s, cfg->crl_refresh_s, cfg->ocsp_validity_s},
                                          unix_now);
     revocation.set_metrics(&metrics);
     const auto log_format = cfg->log_format == "json" ? server::LogFormat::json : server::LogFormat::text;
     server::HttpFrontends http(
-        server::HttpDeps{**store, revocation, classes, metrics, admin_token, cfg->domain, unix_now, log, log_format},
+        server::HttpDeps{**store, revocation, classes, metrics, admin_token, cfg->domain, unix_now, log, log_format, &holds},
         cfg->admin_listen, cfg->http_listen);
     if (auto r = http.start(); !r) return fail(r.error());
     // Without an explicit base_url, certificates point at the port actually
@@ -117,8 +143,16 @@ int cmd_run(const std::string& config_path) {
         return p;
     };
     server::Authority ca(*material, profile_of(*cfg), *rng);
-    server::EnrollService service(ca, **store, classes, server::ServicePolicy{cfg->allow_same_key_renewal}, log,
-                                  unix_now);
+    auto service_policy_of = [](const server::Config& c) {
+        return server::ServicePolicy{c.allow_same_key_renewal, c.check_in_s};
+    };
+    server::EnrollService service(ca, **store, classes, holds, service_policy_of(*cfg), log, unix_now);
+    auto maintenance_of = [](const server::Config& c) {
+        return server::MaintenanceSettings{c.approval_expire_s, c.release_after_days};
+    };
+    server::Maintenance maintenance(**store, unix_now, log);
+    maintenance.set(maintenance_of(*cfg));
+    maintenance.start(60);
     service.set_metrics(&metrics);
     service.set_log_format(log_format);
 
@@ -162,17 +196,26 @@ int cmd_run(const std::string& config_path) {
         }
         const auto plan = server::plan_reload(running, *next);
         std::map<std::string, Bytes> secrets;
+        std::map<std::string, server::ClassPolicy> next_policies;
         if (std::find(plan.applied.begin(), plan.applied.end(), "classes") != plan.applied.end()) {
             auto s = server::load_class_secrets(*next);
-            if (!s) {
-                log(server::render_log(log_format, "reload", {{"outcome", "refused"}, {"reason", s.error().message}}));
+            auto p = s ? server::load_class_policies(*next) : Result<std::map<std::string, server::ClassPolicy>>(s.error());
+            if (!s || !p) {
+                const std::string why = !s ? s.error().message : p.error().message;
+                log(server::render_log(log_format, "reload", {{"outcome", "refused"}, {"reason", why}}));
                 return;
             }
             secrets = std::move(s.value());
+            next_policies = std::move(p.value());
         }
         running = server::apply_live(running, *next);
-        if (!secrets.empty()) classes.set_config_classes(std::move(secrets));
-        service.set_policy(server::ServicePolicy{running.allow_same_key_renewal});
+        if (!secrets.empty()) {
+            classes.set_config_classes(std::move(secrets));
+            classes.set_config_policies(std::move(next_policies));
+        }
+        service.set_policy(service_policy_of(running));
+        holds.set_policy(approval_of(running));
+        maintenance.set(maintenance_of(running));
         ca.set_profile(profile_of(running));
         if (running_server) running_server->update(live_of(running));
         auto join = [](const std::vector<std::string>& v) {

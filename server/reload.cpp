@@ -12,7 +12,9 @@ void compare(std::vector<std::string>& out, const char* key, const T& a, const T
 bool same_classes(const Config& a, const Config& b) {
     if (a.classes.size() != b.classes.size()) return false;
     for (auto ia = a.classes.begin(), ib = b.classes.begin(); ia != a.classes.end(); ++ia, ++ib)
-        if (ia->first != ib->first || ia->second.secret_file != ib->second.secret_file) return false;
+        if (ia->first != ib->first || ia->second.secret_file != ib->second.secret_file ||
+            ia->second.bootstrap != ib->second.bootstrap || ia->second.idevid_roots != ib->second.idevid_roots)
+            return false;
     return true;
 }
 
@@ -33,6 +35,14 @@ ReloadPlan plan_reload(const Config& r, const Config& n) {
     compare(live, "profile.backdate_s", r.backdate_s, n.backdate_s);
     compare(live, "profile.key_algorithms", r.key_algorithms, n.key_algorithms);
     compare(live, "profile.allow_same_key_renewal", r.allow_same_key_renewal, n.allow_same_key_renewal);
+    compare(live, "approval.retry_after_s", r.approval_retry_after_s, n.approval_retry_after_s);
+    compare(live, "approval.retry_max_s", r.approval_retry_max_s, n.approval_retry_max_s);
+    compare(live, "approval.expire_s", r.approval_expire_s, n.approval_expire_s);
+    compare(live, "approval.max_pending", r.approval_max_pending, n.approval_max_pending);
+    compare(live, "surge.max_new_devices", r.surge_max_new_devices, n.surge_max_new_devices);
+    compare(live, "surge.window_s", r.surge_window_s, n.surge_window_s);
+    compare(live, "lifecycle.check_in_s", r.check_in_s, n.check_in_s);
+    compare(live, "lifecycle.release_after_days", r.release_after_days, n.release_after_days);
     if (!same_classes(r, n)) live.emplace_back("classes");
 
     auto& later = p.need_restart;
@@ -64,6 +74,9 @@ ReloadPlan plan_reload(const Config& r, const Config& n) {
     compare(later, "http.crl_validity_s", r.crl_validity_s, n.crl_validity_s);
     compare(later, "http.crl_refresh_s", r.crl_refresh_s, n.crl_refresh_s);
     compare(later, "http.ocsp_validity_s", r.ocsp_validity_s, n.ocsp_validity_s);
+    compare(later, "webhook.url", r.webhook_url, n.webhook_url);
+    compare(later, "webhook.secret_file", r.webhook_secret_file, n.webhook_secret_file);
+    compare(later, "webhook.timeout_ms", r.webhook_timeout_ms, n.webhook_timeout_ms);
     return p;
 }
 
@@ -82,6 +95,14 @@ Config apply_live(const Config& running, const Config& n) {
     c.key_algorithms = n.key_algorithms;
     c.allow_same_key_renewal = n.allow_same_key_renewal;
     c.classes = n.classes;
+    c.approval_retry_after_s = n.approval_retry_after_s;
+    c.approval_retry_max_s = n.approval_retry_max_s;
+    c.approval_expire_s = n.approval_expire_s;
+    c.approval_max_pending = n.approval_max_pending;
+    c.surge_max_new_devices = n.surge_max_new_devices;
+    c.surge_window_s = n.surge_window_s;
+    c.check_in_s = n.check_in_s;
+    c.release_after_days = n.release_after_days;
     return c;
 }
 

@@ -89,7 +89,7 @@ void ClientSession::on_server_hello(ServerMessage&& msg, Time /*now*/) {
     t.domain = hello.domain;
     t.device_id = cfg_.device_id;
     t.class_id = cfg_.operation == Operation::enroll ? std::string_view(cfg_.class_id) : std::string_view();
-    t.current_certificate = cfg_.current_certificate;
+    if (cfg_.operation != Operation::enroll) t.current_certificate = cfg_.current_certificate;
     const auto digest = transcript_hash(t);
     events_.emplace_back(ChallengeReceived{std::move(hello), digest});
     state_ = State::ready;
@@ -117,9 +117,34 @@ Result<void> ClientSession::expect(State s, const char* what) const {
 }
 
 Result<void> ClientSession::send_enroll(Bytes csr_der, Bytes token_proof, Time now) {
+    EnrollProof p;
+    p.token_proof = std::move(token_proof);
+    return send_enroll(std::move(csr_der), std::move(p), now);
+}
+
+Result<void> ClientSession::send_enroll(Bytes csr_der, EnrollProof proof, Time now) {
     if (auto r = expect(State::ready, "send_enroll"); !r) return r;
-    if (cfg_.operation != Operation::enroll) return make_error(Code::bad_argument, "session was opened for renewal");
-    send(EnrollRequest{cfg_.device_id, cfg_.class_id, std::move(csr_der), std::move(token_proof)});
+    if (cfg_.operation != Operation::enroll) return make_error(Code::bad_argument, "session was not opened for enrollment");
+    EnrollRequest m;
+    m.device_id = cfg_.device_id;
+    m.class_id = cfg_.class_id;
+    m.csr = std::move(csr_der);
+    m.token_proof = std::move(proof.token_proof);
+    m.request_id = cfg_.held_request_id;
+    m.bootstrap_key = std::move(proof.bootstrap_key);
+    m.bootstrap_chain = std::move(proof.bootstrap_chain);
+    m.bootstrap_signature = std::move(proof.bootstrap_signature);
+    m.model = cfg_.model;
+    send(m);
+    last_activity_ = now;
+    state_ = State::await_answer;
+    return {};
+}
+
+Result<void> ClientSession::send_check_in(Bytes signature, Time now) {
+    if (auto r = expect(State::ready, "send_check_in"); !r) return r;
+    if (cfg_.operation != Operation::check_in) return make_error(Code::bad_argument, "session was not opened for a check-in");
+    send(CheckIn{cfg_.device_id, cfg_.current_certificate, std::move(signature)});
     last_activity_ = now;
     state_ = State::await_answer;
     return {};
@@ -127,7 +152,7 @@ Result<void> ClientSession::send_enroll(Bytes csr_der, Bytes token_proof, Time n
 
 Result<void> ClientSession::send_renew(Bytes csr_der, Bytes signature, Time now) {
     if (auto r = expect(State::ready, "send_renew"); !r) return r;
-    if (cfg_.operation != Operation::renew) return make_error(Code::bad_argument, "session was opened for enrollment");
+    if (cfg_.operation != Operation::renew) return make_error(Code::bad_argument, "session was not opened for renewal");
     send(RenewRequest{cfg_.device_id, cfg_.current_certificate, std::move(csr_der), std::move(signature)});
     last_activity_ = now;
     state_ = State::await_answer;

@@ -34,6 +34,17 @@ void put(pb::ClientMessage& out, const EnrollRequest& m) {
     e->set_class_id(m.class_id);
     e->set_csr(str_of(m.csr));
     e->set_token_proof(str_of(m.token_proof));
+    e->set_request_id(m.request_id);
+    e->set_bootstrap_key(str_of(m.bootstrap_key));
+    for (const auto& c : m.bootstrap_chain) e->add_bootstrap_chain(str_of(c));
+    e->set_bootstrap_signature(str_of(m.bootstrap_signature));
+    e->set_model(m.model);
+}
+void put(pb::ClientMessage& out, const CheckIn& m) {
+    auto* c = out.mutable_check_in();
+    c->set_device_id(m.device_id);
+    c->set_certificate(str_of(m.certificate));
+    c->set_signature(str_of(m.signature));
 }
 void put(pb::ClientMessage& out, const RenewRequest& m) {
     auto* r = out.mutable_renew();
@@ -81,6 +92,11 @@ void put(pb::ServerMessage& out, const Answer& m) {
             o->set_server(r.server);
             o->set_domain(r.domain);
         }
+        void operator()(const CheckedIn& c) const {
+            auto* o = a->mutable_checked_in();
+            o->set_next_check_in_seconds(c.next_check_in_seconds);
+            o->set_renew_now(c.renew_now);
+        }
     };
     std::visit(Visitor{a}, m.result);
 }
@@ -107,7 +123,8 @@ Result<ClientMessage> take(const pb::ClientHello& h) {
         return invalid("ClientHello.versions must list 1 to 8 versions");
     if (h.client_nonce().size() != bounds::kNonce)
         return invalid("ClientHello.client_nonce must be 32 bytes");
-    if (h.operation() != pb::OPERATION_ENROLL && h.operation() != pb::OPERATION_RENEW)
+    if (h.operation() != pb::OPERATION_ENROLL && h.operation() != pb::OPERATION_RENEW &&
+        h.operation() != pb::OPERATION_CHECK_IN)
         return invalid("ClientHello.operation is not a known operation");
     ClientHello m;
     m.versions.assign(h.versions().begin(), h.versions().end());
@@ -121,10 +138,38 @@ Result<ClientMessage> take(const pb::EnrollRequest& e) {
         return invalid("EnrollRequest ids exceed 256 bytes");
     if (e.csr().empty() || !fits(e.csr(), bounds::kMaxDer))
         return invalid("EnrollRequest.csr must be 1 to 8192 bytes");
-    if (e.token_proof().size() != bounds::kMac)
-        return invalid("EnrollRequest.token_proof must be 32 bytes");
-    return ClientMessage{EnrollRequest{e.device_id(), e.class_id(), bytes_of(e.csr()),
-                                       bytes_of(e.token_proof())}};
+    if (!e.token_proof().empty() && e.token_proof().size() != bounds::kMac)
+        return invalid("EnrollRequest.token_proof must be 32 bytes or absent");
+    if (!fits(e.request_id(), bounds::kMaxRequestId)) return invalid("EnrollRequest.request_id exceeds 64 bytes");
+    if (!fits(e.bootstrap_key(), bounds::kMaxDer)) return invalid("EnrollRequest.bootstrap_key exceeds 8192 bytes");
+    if (static_cast<std::size_t>(e.bootstrap_chain_size()) > bounds::kMaxChain)
+        return invalid("EnrollRequest.bootstrap_chain has more than 4 certificates");
+    if (!fits(e.bootstrap_signature(), bounds::kMaxSignature))
+        return invalid("EnrollRequest.bootstrap_signature exceeds 512 bytes");
+    if (!fits(e.model(), bounds::kMaxModel)) return invalid("EnrollRequest.model exceeds 64 bytes");
+    EnrollRequest m;
+    m.device_id = e.device_id();
+    m.class_id = e.class_id();
+    m.csr = bytes_of(e.csr());
+    m.token_proof = bytes_of(e.token_proof());
+    m.request_id = e.request_id();
+    m.bootstrap_key = bytes_of(e.bootstrap_key());
+    for (const auto& c : e.bootstrap_chain()) {
+        if (c.empty() || c.size() > bounds::kMaxDer) return invalid("EnrollRequest.bootstrap_chain entry size");
+        m.bootstrap_chain.push_back(bytes_of(c));
+    }
+    m.bootstrap_signature = bytes_of(e.bootstrap_signature());
+    m.model = e.model();
+    return ClientMessage{std::move(m)};
+}
+
+Result<ClientMessage> take(const pb::CheckIn& c) {
+    if (!fits(c.device_id(), bounds::kMaxWireIdLength)) return invalid("CheckIn.device_id exceeds 256 bytes");
+    if (c.certificate().empty() || !fits(c.certificate(), bounds::kMaxDer))
+        return invalid("CheckIn.certificate must be 1 to 8192 bytes");
+    if (c.signature().empty() || !fits(c.signature(), bounds::kMaxSignature))
+        return invalid("CheckIn.signature must be 1 to 512 bytes");
+    return ClientMessage{CheckIn{c.device_id(), bytes_of(c.certificate()), bytes_of(c.signature())}};
 }
 
 Result<ClientMessage> take(const pb::RenewRequest& r) {
@@ -201,6 +246,9 @@ Result<ServerMessage> take(const pb::Answer& a) {
         case pb::Answer::kPending:
             m.result = Pending{a.pending().retry_after_seconds()};
             break;
+        case pb::Answer::kCheckedIn:
+            m.result = CheckedIn{a.checked_in().next_check_in_seconds(), a.checked_in().renew_now()};
+            break;
         case pb::Answer::kRedirect: {
             const auto& r = a.redirect();
             if (r.server().empty() || !fits(r.server(), bounds::kMaxDomain + 6) || !fits(r.domain(), bounds::kMaxDomain))
@@ -228,7 +276,14 @@ bool parse(Pb& msg, ByteView payload) {
 
 }  // namespace
 
-const char* operation_name(Operation op) { return op == Operation::renew ? "renew" : "enroll"; }
+const char* operation_name(Operation op) {
+    switch (op) {
+        case Operation::enroll: return "enroll";
+        case Operation::renew: return "renew";
+        case Operation::check_in: return "check_in";
+    }
+    return "unknown";
+}
 
 const char* install_status_name(InstallStatus s) {
     switch (s) {
@@ -274,6 +329,7 @@ Result<ClientMessage> decode_client_message(ByteView payload) {
         case pb::ClientMessage::kEnroll: return take(msg.enroll());
         case pb::ClientMessage::kRenew: return take(msg.renew());
         case pb::ClientMessage::kInstallReport: return take(msg.install_report());
+        case pb::ClientMessage::kCheckIn: return take(msg.check_in());
         default: return make_error(Code::unknown_message, "ClientMessage carries no known body");
     }
 }

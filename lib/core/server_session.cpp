@@ -24,6 +24,7 @@ const ServerSession::Row ServerSession::kTransitions[] = {
     {State::await_hello, client_index<ClientHello>(), &ServerSession::on_hello},
     {State::await_request, client_index<EnrollRequest>(), &ServerSession::on_enroll},
     {State::await_request, client_index<RenewRequest>(), &ServerSession::on_renew},
+    {State::await_request, client_index<CheckIn>(), &ServerSession::on_check_in},
     {State::await_install_report, client_index<InstallReport>(), &ServerSession::on_install_report},
 };
 
@@ -106,6 +107,20 @@ void ServerSession::on_hello(ClientMessage&& msg, Time now) {
     state_ = State::await_request;
 }
 
+crypto::Digest ServerSession::transcript_for(Operation op, const std::string& device_id, const std::string& class_id,
+                                             const Bytes& current_cert) const {
+    TranscriptInput t;
+    t.operation = op;
+    t.client_nonce = client_nonce_;
+    t.server_nonce = server_nonce_;
+    t.channel_binding = binding_;
+    t.domain = cfg_.domain;
+    t.device_id = device_id;
+    t.class_id = class_id;
+    t.current_certificate = current_cert;
+    return transcript_hash(t);
+}
+
 bool ServerSession::check_csr(Operation op, const std::string& device_id, const std::string& class_id,
                               const Bytes& current_cert, const Bytes& csr_der, RequestReceived& out,
                               Time now) {
@@ -134,16 +149,7 @@ bool ServerSession::check_csr(Operation op, const std::string& device_id, const 
                                              " is not allowed in this domain"));
         return false;
     }
-    TranscriptInput t;
-    t.operation = op;
-    t.client_nonce = client_nonce_;
-    t.server_nonce = server_nonce_;
-    t.channel_binding = binding_;
-    t.domain = cfg_.domain;
-    t.device_id = device_id;
-    t.class_id = class_id;
-    t.current_certificate = current_cert;
-    out.transcript = transcript_hash(t);
+    out.transcript = transcript_for(op, device_id, class_id, current_cert);
     // The CSR's self-signature covers its challengePassword, so this one
     // verification proves possession of the key AND binds it to this
     // connection's transcript (docs/PROTOCOL.md, "Proof of possession").
@@ -164,10 +170,48 @@ bool ServerSession::check_csr(Operation op, const std::string& device_id, const 
 void ServerSession::on_enroll(ClientMessage&& msg, Time now) {
     auto& m = std::get<EnrollRequest>(msg);
     if (operation_ != Operation::enroll)
-        return fail(make_error(Code::unexpected_message, "EnrollRequest after a ClientHello announcing renew"));
+        return fail(make_error(Code::unexpected_message, "EnrollRequest after a ClientHello announcing another operation"));
     RequestReceived ev;
     if (!check_csr(Operation::enroll, m.device_id, m.class_id, {}, m.csr, ev, now)) return;
+    // A held request's id is one of ours (hex); anything else cannot name one.
+    if (!m.request_id.empty() && !is_valid_identifier(m.request_id))
+        return reject(Operation::enroll, m.device_id, make_error(Code::field_invalid, "request_id is not a valid id"));
+    for (const char c : m.model)
+        if (c < 0x20 || c > 0x7e)
+            return reject(Operation::enroll, m.device_id, make_error(Code::field_invalid, "model must be printable ASCII"));
+    const bool has_bootstrap = !m.bootstrap_key.empty() || !m.bootstrap_chain.empty();
+    if (has_bootstrap == m.bootstrap_signature.empty() || (!m.bootstrap_key.empty() && !m.bootstrap_chain.empty()) ||
+        (has_bootstrap && !m.token_proof.empty()))
+        return reject(Operation::enroll, m.device_id,
+                      make_error(Code::field_invalid,
+                                 "give one proof: a token proof, a bootstrap key or chain with its signature, or none"));
     ev.token_proof = std::move(m.token_proof);
+    ev.held_request_id = std::move(m.request_id);
+    ev.bootstrap_key = std::move(m.bootstrap_key);
+    ev.bootstrap_chain = std::move(m.bootstrap_chain);
+    ev.bootstrap_signature = std::move(m.bootstrap_signature);
+    ev.model = std::move(m.model);
+    events_.emplace_back(std::move(ev));
+    state_ = State::await_decision;
+}
+
+void ServerSession::on_check_in(ClientMessage&& msg, Time now) {
+    auto& m = std::get<CheckIn>(msg);
+    if (operation_ != Operation::check_in)
+        return fail(make_error(Code::unexpected_message, "CheckIn after a ClientHello announcing another operation"));
+    if (now - challenge_sent_ > cfg_.limits.challenge_ttl)
+        return reject(Operation::check_in, m.device_id,
+                      make_error(Code::challenge_expired, "the challenge expired; start a new exchange"));
+    if (!is_valid_identifier(m.device_id))
+        return reject(Operation::check_in, m.device_id,
+                      make_error(Code::invalid_device_id, "device id must be 1-64 characters from [A-Za-z0-9._-]"));
+    RequestReceived ev;
+    ev.request_id = request_id_;
+    ev.operation = Operation::check_in;
+    ev.device_id = std::move(m.device_id);
+    ev.transcript = transcript_for(Operation::check_in, ev.device_id, "", m.certificate);
+    ev.current_certificate = std::move(m.certificate);
+    ev.renewal_signature = std::move(m.signature);
     events_.emplace_back(std::move(ev));
     state_ = State::await_decision;
 }
@@ -175,7 +219,7 @@ void ServerSession::on_enroll(ClientMessage&& msg, Time now) {
 void ServerSession::on_renew(ClientMessage&& msg, Time now) {
     auto& m = std::get<RenewRequest>(msg);
     if (operation_ != Operation::renew)
-        return fail(make_error(Code::unexpected_message, "RenewRequest after a ClientHello announcing enroll"));
+        return fail(make_error(Code::unexpected_message, "RenewRequest after a ClientHello announcing another operation"));
     RequestReceived ev;
     if (!check_csr(Operation::renew, m.device_id, "", m.certificate, m.csr, ev, now)) return;
     ev.current_certificate = std::move(m.certificate);
@@ -202,7 +246,7 @@ Result<void> ServerSession::acknowledge_install(bool recorded, Time now) {
 Result<void> ServerSession::answer(Answer a, Time now) {
     if (state_ != State::await_decision)
         return make_error(Code::bad_argument, std::string("answer() in state ") + server_state_name(state_));
-    a.request_id = request_id_;
+    if (a.request_id.empty() || !is_valid_identifier(a.request_id)) a.request_id = request_id_;
     if (auto* rej = std::get_if<Rejected>(&a.result)) rej->message = wire_text(rej->message);
     const bool issued = std::holds_alternative<Issued>(a.result);
     send(a);

@@ -65,6 +65,17 @@ Bytes renewal_message(const crypto::Digest& transcript, ByteView csr_der) {
     return bound_message("IRP/1 renew-proof", transcript, csr_der);
 }
 
+Bytes bootstrap_message(const crypto::Digest& transcript, ByteView csr_der) {
+    return bound_message("IRP/1 bootstrap-proof", transcript, csr_der);
+}
+
+Bytes check_in_message(const crypto::Digest& transcript) {
+    Bytes msg;
+    put_label(msg, "IRP/1 check-in-proof");
+    msg.insert(msg.end(), transcript.begin(), transcript.end());
+    return msg;
+}
+
 crypto::Digest derive_device_token(ByteView class_secret, std::string_view class_id,
                                    std::string_view device_id) {
     Bytes msg(class_id.begin(), class_id.end());

@@ -14,6 +14,9 @@ int http_status_for(Code c) {
         case Code::not_found: return 404;
         case Code::unknown_class: return 404;
         case Code::class_disabled: return 409;
+        case Code::conflict: return 409;
+        case Code::too_many_pending: return 409;
+        case Code::bootstrap_not_allowed: return 409;
         case Code::storage_unavailable: return 503;
         default: return 500;
     }
@@ -56,8 +59,9 @@ json cert_json(const CertificateRecord& c, bool with_pem) {
 }
 
 json device_json(const DeviceRecord& d) {
-    return json{
-        {"device_id", d.device_id}, {"class", d.class_id}, {"first_seen", d.first_seen}, {"last_seen", d.last_seen}};
+    json j{{"device_id", d.device_id}, {"class", d.class_id}, {"first_seen", d.first_seen}, {"last_seen", d.last_seen}};
+    if (d.released_at) j["released_at"] = *d.released_at;
+    return j;
 }
 
 std::size_t limit_param(const httplib::Request& req) {
@@ -78,6 +82,45 @@ std::optional<json> object_body(const httplib::Request& req, httplib::Response& 
         return std::nullopt;
     }
     return body;
+}
+
+std::optional<std::string> string_field(const json& body, const char* key, bool required, httplib::Response& res) {
+    if (!body.contains(key)) {
+        if (required) send_error(res, 400, Code::bad_argument, std::string("'") + key + "' is required");
+        return required ? std::nullopt : std::optional<std::string>("");
+    }
+    if (!body[key].is_string()) {
+        send_error(res, 400, Code::bad_argument, std::string("'") + key + "' must be a string");
+        return std::nullopt;
+    }
+    return body[key].get<std::string>();
+}
+
+json held_json(const HeldRequest& h) {
+    json j{{"id", h.id},
+           {"device_id", h.device_id},
+           {"class", h.class_id},
+           {"model", h.model},
+           {"peer", h.peer},
+           {"reason", h.reason},
+           {"proof", h.method},
+           {"key_sha256", h.public_key_sha256_hex},
+           {"state", hold_state_name(h.state)},
+           {"first_seen", h.first_seen},
+           {"last_seen", h.last_seen},
+           {"asks", h.asks}};
+    if (h.decided_at) {
+        j["decided_at"] = h.decided_at;
+        j["decided_by"] = h.decided_by;
+        j["note"] = h.note;
+    }
+    if (!h.serial_hex.empty()) j["serial"] = h.serial_hex;
+    return j;
+}
+
+json registration_json(const Registration& r) {
+    return json{{"device_id", r.device_id}, {"class", r.class_id}, {"key_sha256", r.public_key_sha256_hex},
+                {"created_at", r.created_at}, {"note", r.note}};
 }
 
 json audit_json(const AuditEvent& e) {

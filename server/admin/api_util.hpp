@@ -29,5 +29,10 @@ std::optional<json> object_body(const httplib::Request& req, httplib::Response& 
 json cert_json(const CertificateRecord& c, bool with_pem);
 json device_json(const DeviceRecord& d);
 json audit_json(const AuditEvent& e);
+json held_json(const HeldRequest& h);
+json registration_json(const Registration& r);
+// A string member of the body ("" when absent and not required), or
+// nullopt after sending 400.
+std::optional<std::string> string_field(const json& body, const char* key, bool required, httplib::Response& res);
 
 }  // namespace irp::server::admin

@@ -23,19 +23,6 @@ json class_json(const ClassView& c) {
     return j;
 }
 
-// A string member of the body, or nullopt after sending 400.
-std::optional<std::string> string_field(const json& body, const char* key, bool required, httplib::Response& res) {
-    if (!body.contains(key)) {
-        if (required) send_error(res, 400, Code::bad_argument, std::string("'") + key + "' is required");
-        return required ? std::nullopt : std::optional<std::string>("");
-    }
-    if (!body[key].is_string()) {
-        send_error(res, 400, Code::bad_argument, std::string("'") + key + "' must be a string");
-        return std::nullopt;
-    }
-    return body[key].get<std::string>();
-}
-
 Actor actor_of(const httplib::Request& req) {
     return Actor{"admin", req.remote_addr};
 }

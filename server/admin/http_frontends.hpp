@@ -11,6 +11,7 @@
 #include "admin/metrics.hpp"
 #include "classes/class_registry.hpp"
 #include "config/config.hpp"
+#include "lifecycle/holds.hpp"
 #include "log.hpp"
 #include "revocation/revocation.hpp"
 #include "store/store.hpp"
@@ -29,6 +30,7 @@ struct HttpDeps {
     std::function<std::int64_t()> clock;
     LogLine log;
     LogFormat log_format = LogFormat::text;
+    HoldDesk* holds = nullptr;  // held requests and the surge guard; null: those routes answer 503
 };
 
 class HttpFrontends {

@@ -1,15 +1,82 @@
 #include "classes/class_registry.hpp"
 
+#include "config/config.hpp"
 #include "irp/core/transcript.hpp"
+#include "irp/platform/files.hpp"
 
 namespace irp::server {
+
+unsigned bootstrap_method(std::string_view name) {
+    if (name == "token") return kBootstrapToken;
+    if (name == "preregistered") return kBootstrapPreregistered;
+    if (name == "idevid") return kBootstrapIdevid;
+    if (name == "approval") return kBootstrapApproval;
+    return 0;
+}
+
+std::string bootstrap_methods_text(unsigned methods) {
+    std::string out;
+    for (const char* name : kBootstrapMethods)
+        if (methods & bootstrap_method(name)) out += (out.empty() ? "" : ",") + std::string(name);
+    return out;
+}
+
+Result<std::map<std::string, ClassPolicy>> load_class_policies(const Config& cfg) {
+    std::map<std::string, ClassPolicy> out;
+    for (const auto& [name, cls] : cfg.classes) {
+        ClassPolicy p;
+        p.methods = 0;
+        for (const auto& m : cls.bootstrap) p.methods |= bootstrap_method(m);
+        for (const auto& path : cls.idevid_roots) {
+            auto text = platform::read_file(path);
+            if (!text) return text.error();
+            auto ders = crypto::pem_blocks(*text, "CERTIFICATE");
+            if (!ders || ders->empty())
+                return make_error(Code::config_invalid, "classes." + name + ".idevid_roots: '" + path +
+                                                            "' holds no PEM CERTIFICATE");
+            for (auto& d : *ders) {
+                auto info = crypto::parse_certificate(d);
+                if (!info || !info->is_ca)
+                    return make_error(Code::config_invalid,
+                                      "classes." + name + ".idevid_roots: '" + path + "' holds a certificate that is not a CA");
+                p.idevid_roots.push_back(std::move(d));
+            }
+        }
+        out[name] = std::move(p);
+    }
+    return out;
+}
 
 ClassRegistry::ClassRegistry(Store& store, crypto::Random& rng, std::map<std::string, Bytes> config_classes,
                              std::function<std::int64_t()> clock)
     : store_(store),
       rng_(rng),
       clock_(std::move(clock)),
-      config_(std::make_shared<const std::map<std::string, Bytes>>(std::move(config_classes))) {}
+      config_(std::make_shared<const std::map<std::string, Bytes>>(std::move(config_classes))),
+      policies_(std::make_shared<const std::map<std::string, ClassPolicy>>()) {}
+
+void ClassRegistry::set_config_policies(std::map<std::string, ClassPolicy> policies) {
+    auto next = std::make_shared<const std::map<std::string, ClassPolicy>>(std::move(policies));
+    std::lock_guard lock(mu_);
+    policies_ = std::move(next);
+}
+
+Result<ClassPolicy> ClassRegistry::policy_for(const std::string& name) const {
+    std::shared_ptr<const std::map<std::string, ClassPolicy>> policies;
+    {
+        std::lock_guard lock(mu_);
+        policies = policies_;
+    }
+    if (config()->count(name)) {
+        if (auto it = policies->find(name); it != policies->end()) return it->second;
+        return ClassPolicy{};
+    }
+    auto rec = store_.find_class(name);
+    if (!rec) return rec.error();
+    if (!*rec) return make_error(Code::unknown_class, "device class '" + name + "' is not known here");
+    if (!(*rec)->enabled) return make_error(Code::class_disabled, "device class '" + name + "' is disabled by the domain");
+    return ClassPolicy{};
+}
 
 void ClassRegistry::set_config_classes(std::map<std::string, Bytes> secrets) {
     auto next = std::make_shared<const std::map<std::string, Bytes>>(std::move(secrets));
@@ -24,7 +91,11 @@ std::shared_ptr<const std::map<std::string, Bytes>> ClassRegistry::config() cons
 
 Result<std::vector<Bytes>> ClassRegistry::secrets_for(const std::string& name) const {
     const auto cfg = config();
-    if (auto it = cfg->find(name); it != cfg->end()) return std::vector<Bytes>{it->second};
+    if (auto it = cfg->find(name); it != cfg->end()) {
+        if (it->second.empty())
+            return make_error(Code::bootstrap_not_allowed, "device class '" + name + "' does not enroll with a token");
+        return std::vector<Bytes>{it->second};
+    }
     auto rec = store_.find_class(name);
     if (!rec) return rec.error();
     if (!*rec) return make_error(Code::unknown_class, "device class '" + name + "' is not known here");
@@ -37,11 +108,19 @@ Result<std::vector<Bytes>> ClassRegistry::secrets_for(const std::string& name) c
 
 Result<std::vector<ClassView>> ClassRegistry::list() const {
     std::vector<ClassView> out;
-    for (const auto& [name, secret] : *config()) out.push_back(ClassView{name, "config", true, 0, 0, 0});
+    std::shared_ptr<const std::map<std::string, ClassPolicy>> policies;
+    {
+        std::lock_guard lock(mu_);
+        policies = policies_;
+    }
+    for (const auto& [name, secret] : *config()) {
+        const auto it = policies->find(name);
+        out.push_back(ClassView{name, "config", true, it == policies->end() ? kBootstrapToken : it->second.methods, 0, 0, 0});
+    }
     auto stored = store_.list_classes();
     if (!stored) return stored.error();
     for (const auto& c : *stored)
-        out.push_back(ClassView{c.name, "admin", c.enabled, c.previous_secret.empty() ? 0 : c.previous_until,
+        out.push_back(ClassView{c.name, "admin", c.enabled, kBootstrapToken, c.previous_secret.empty() ? 0 : c.previous_until,
                                 c.created_at, c.updated_at});
     return out;
 }

@@ -24,10 +24,28 @@
 
 namespace irp::server {
 
+// How devices of a class may prove they belong (docs/PROTOCOL.md,
+// "Bootstrap methods"), as a bit set.
+enum BootstrapMethod : unsigned {
+    kBootstrapToken = 1,
+    kBootstrapPreregistered = 2,
+    kBootstrapIdevid = 4,
+    kBootstrapApproval = 8,
+};
+// "token" -> kBootstrapToken, ...; 0 for an unknown name.
+unsigned bootstrap_method(std::string_view name);
+std::string bootstrap_methods_text(unsigned methods);  // "token,approval"
+
+struct ClassPolicy {
+    unsigned methods = kBootstrapToken;
+    std::vector<Bytes> idevid_roots;  // DER: manufacturer CAs trusted for "idevid"
+};
+
 struct ClassView {
     std::string name;
     std::string source;  // "config" or "admin"
     bool enabled = true;
+    unsigned methods = kBootstrapToken;
     std::int64_t previous_until = 0;  // admin classes: previous secret accepted until then (0: none)
     std::int64_t created_at = 0;
     std::int64_t updated_at = 0;
@@ -48,8 +66,15 @@ public:
     ClassRegistry(Store& store, crypto::Random& rng, std::map<std::string, Bytes> config_classes,
                   std::function<std::int64_t()> clock);
 
-    // SIGHUP: the config's classes, for requests decided afterwards.
+    // SIGHUP: the config's classes, for requests decided afterwards. A class
+    // that does not accept "token" has an empty secret.
     void set_config_classes(std::map<std::string, Bytes> secrets);
+    // The config's bootstrap policies (a config class without one accepts
+    // "token" only). Admin classes accept "token".
+    void set_config_policies(std::map<std::string, ClassPolicy> policies);
+
+    // unknown_class, class_disabled, or the class's policy.
+    Result<ClassPolicy> policy_for(const std::string& name) const;
 
     // The secrets a device of `name` may prove now: the current one, then a
     // previous one still in its grace period. unknown_class if there is no
@@ -77,8 +102,14 @@ private:
     Store& store_;
     crypto::Random& rng_;
     std::function<std::int64_t()> clock_;
-    mutable std::mutex mu_;  // guards config_
+    mutable std::mutex mu_;  // guards config_ and policies_
     std::shared_ptr<const std::map<std::string, Bytes>> config_;
+    std::shared_ptr<const std::map<std::string, ClassPolicy>> policies_;
 };
+
+struct Config;
+// The [classes.*] bootstrap policies of a config, idevid_roots read from
+// their PEM files.
+Result<std::map<std::string, ClassPolicy>> load_class_policies(const Config& cfg);
 
 }  // namespace irp::server

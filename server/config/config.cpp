@@ -85,6 +85,17 @@ constexpr KeySpec kKeys[] = {
     integer("http", "crl_validity_s", &Config::crl_validity_s, 60, 31'536'000),
     integer("http", "crl_refresh_s", &Config::crl_refresh_s, 10, 31'536'000),
     integer("http", "ocsp_validity_s", &Config::ocsp_validity_s, 60, 31'536'000),
+    integer("approval", "retry_after_s", &Config::approval_retry_after_s, 1, 86'400),
+    integer("approval", "retry_max_s", &Config::approval_retry_max_s, 1, 7 * 86'400),
+    integer("approval", "expire_s", &Config::approval_expire_s, 60, 365 * 86'400),
+    integer("approval", "max_pending", &Config::approval_max_pending, 1, 10'000'000),
+    integer("surge", "max_new_devices", &Config::surge_max_new_devices, 0, 100'000'000),
+    integer("surge", "window_s", &Config::surge_window_s, 1, 30 * 86'400),
+    integer("lifecycle", "check_in_s", &Config::check_in_s, 10, 365 * 86'400),
+    integer("lifecycle", "release_after_days", &Config::release_after_days, 0, 3650),
+    text("webhook", "url", Kind::url, &Config::webhook_url),
+    text("webhook", "secret_file", Kind::opt_path, &Config::webhook_secret_file),
+    integer("webhook", "timeout_ms", &Config::webhook_timeout_ms, 100, 60'000),
 };
 
 // Each [[domain.retired]] table: every key is required.
@@ -113,6 +124,10 @@ constexpr Section kSections[] = {
     {"profile", "Issued certificates: lifetime, backdating, accepted device key algorithms"},
     {"admin", "Admin API (JSON, bearer token) and /metrics; keep it on loopback"},
     {"http", "CRL and OCSP over plain HTTP for relying parties; base_url is written into certificates"},
+    {"approval", "Held requests: retry hint (doubling up to retry_max_s), expiry, queue bound"},
+    {"surge", "Surge guard: more new devices of a class than this within the window are held (0 = off)"},
+    {"lifecycle", "Check-in interval advised to devices; unseen devices are released after this many days (0 = never)"},
+    {"webhook", "New held requests are POSTed as JSON, signed with HMAC-SHA256 (X-IRP-Signature)"},
 };
 constexpr std::string_view kClassesComment = "Device classes: one table per class, with its enrollment secret file";
 constexpr std::string_view kAlgorithms[] = {"ecdsa-p256", "ecdsa-p384", "ed25519"};
@@ -307,15 +322,52 @@ struct Parser {
                                             : "invalid class name '" + name + "' (1-64 of A-Z a-z 0-9 . _ -)");
                 continue;
             }
-            ClassConfig cc{name, {}};
+            ClassConfig cc;
+            cc.name = name;
             for (auto&& [k, v] : *ct) {
                 if (k.str() == "secret_file")
                     path(full + ".secret_file", v, cc.secret_file);
+                else if (k.str() == "bootstrap")
+                    bootstrap(full + ".bootstrap", v, cc.bootstrap);
+                else if (k.str() == "idevid_roots")
+                    paths(full + ".idevid_roots", v, cc.idevid_roots);
                 else
                     unknown(k, v, full + "." + std::string(k.str()));
             }
-            if (!ct->contains("secret_file")) fail(ct->source(), "missing required key '" + full + ".secret_file'");
+            const auto uses = [&](std::string_view m) {
+                return std::find(cc.bootstrap.begin(), cc.bootstrap.end(), m) != cc.bootstrap.end();
+            };
+            if (uses("token") && !ct->contains("secret_file"))
+                fail(ct->source(), "missing required key '" + full + ".secret_file' (the class accepts \"token\")");
+            if (uses("idevid") && cc.idevid_roots.empty())
+                fail(ct->source(), "missing required key '" + full + ".idevid_roots' (the class accepts \"idevid\")");
             cfg.classes[name] = std::move(cc);
+        }
+    }
+
+    void bootstrap(const std::string& full, const toml::node& n, std::vector<std::string>& out) {
+        const toml::array* arr = n.as_array();
+        if (!arr || arr->empty()) return fail(n.source(), "'" + full + "' must be a non-empty array of strings");
+        out.clear();
+        for (const toml::node& e : *arr) {
+            const auto* s = e.as_string();
+            const bool known = s && std::ranges::any_of(kBootstrapMethods, [&](const char* m) { return s->get() == m; });
+            if (!known)
+                return fail(e.source(), "'" + full + "': unknown bootstrap method (allowed: token, preregistered, "
+                                                     "idevid, approval)");
+            if (std::find(out.begin(), out.end(), s->get()) != out.end())
+                return fail(e.source(), "'" + full + "': '" + s->get() + "' is listed twice");
+            out.push_back(s->get());
+        }
+    }
+
+    void paths(const std::string& full, const toml::node& n, std::vector<std::string>& out) {
+        const toml::array* arr = n.as_array();
+        if (!arr || arr->empty()) return fail(n.source(), "'" + full + "' must be a non-empty array of file paths");
+        for (const toml::node& e : *arr) {
+            std::string p;
+            path(full, e, p);
+            if (!p.empty()) out.push_back(std::move(p));
         }
     }
 
@@ -401,6 +453,16 @@ struct Parser {
                 fail(st ? st->source() : toml::source_region{},
                      db ? "give only one of 'storage.database' (SQLite) and 'storage.url' (PostgreSQL)"
                         : "missing required key 'storage.database' (SQLite) or 'storage.url' (PostgreSQL)");
+        }
+        if (!cfg.webhook_url.empty() && cfg.webhook_secret_file.empty()) {
+            const toml::node* w = root.get("webhook");
+            fail(w ? w->source() : toml::source_region{},
+                 "'webhook.secret_file' is required with 'webhook.url' (receivers must be able to check the signature)");
+        }
+        if (cfg.approval_retry_max_s < cfg.approval_retry_after_s) {
+            const toml::node* a = root.get("approval");
+            fail(a ? a->source() : toml::source_region{},
+                 "'approval.retry_max_s' must not be less than 'approval.retry_after_s'");
         }
         const toml::node* cls = root.get("classes");
         if (!cls || (cls->is_table() && cls->as_table()->empty()))
@@ -514,9 +576,21 @@ std::string render_config(const Config& cfg) {
         out << "\n";
     }
     out << "\n# " << kClassesComment << "\n";
-    for (const auto& [name, cls] : cfg.classes)
-        out << "[classes." << bare_or_quoted(name) << "]\nsecret_file = " << quote(relativize(dir, cls.secret_file))
-            << "\n";
+    for (const auto& [name, cls] : cfg.classes) {
+        out << "[classes." << bare_or_quoted(name) << "]\n";
+        if (!cls.secret_file.empty()) out << "secret_file = " << quote(relativize(dir, cls.secret_file)) << "\n";
+        if (cls.bootstrap != std::vector<std::string>{"token"}) {
+            out << "bootstrap = [";
+            for (std::size_t i = 0; i < cls.bootstrap.size(); ++i) out << (i ? ", " : "") << quote(cls.bootstrap[i]);
+            out << "]\n";
+        }
+        if (!cls.idevid_roots.empty()) {
+            out << "idevid_roots = [";
+            for (std::size_t i = 0; i < cls.idevid_roots.size(); ++i)
+                out << (i ? ", " : "") << quote(relativize(dir, cls.idevid_roots[i]));
+            out << "]\n";
+        }
+    }
     return out.str();
 }
 

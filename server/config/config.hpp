@@ -11,9 +11,15 @@
 
 namespace irp::server {
 
+// How a device of a class may prove it belongs (docs/PROTOCOL.md,
+// "Bootstrap methods").
+inline constexpr const char* kBootstrapMethods[] = {"token", "preregistered", "idevid", "approval"};
+
 struct ClassConfig {
     std::string name;
-    std::string secret_file;  // absolute after loading
+    std::string secret_file;  // absolute after loading; required with "token"
+    std::vector<std::string> bootstrap{"token"};  // of kBootstrapMethods, in file order
+    std::vector<std::string> idevid_roots{};          // PEM paths (absolute); required with "idevid"
 };
 
 // A domain CA of an earlier generation ([[domain.retired]]): it signs CRLs
@@ -76,6 +82,26 @@ struct Config {
     std::uint32_t crl_validity_s = 86'400;       // nextUpdate - thisUpdate
     std::uint32_t crl_refresh_s = 3'600;         // re-signed at least this often
     std::uint32_t ocsp_validity_s = 3'600;       // nextUpdate of OCSP answers
+
+    // [approval] held requests (docs/OPERATIONS.md, "Approvals")
+    std::uint32_t approval_retry_after_s = 600;     // first retry hint; doubles on each ask
+    std::uint32_t approval_retry_max_s = 14'400;    // cap of that backoff
+    std::uint32_t approval_expire_s = 7 * 86'400;   // undecided / uncollected requests expire
+    std::uint32_t approval_max_pending = 10'000;    // beyond: too_many_pending
+
+    // [surge] more than max_new_devices new devices of one class within
+    // window_s: further new devices of it are held for approval. 0 = off.
+    std::uint32_t surge_max_new_devices = 0;
+    std::uint32_t surge_window_s = 3600;
+
+    // [lifecycle]
+    std::uint32_t check_in_s = 86'400;       // advised check-in interval
+    std::uint32_t release_after_days = 10;   // passive release of unseen devices; 0 = never
+
+    // [webhook] new held requests are POSTed here, signed with HMAC-SHA256
+    std::string webhook_url;           // http://...; empty = off
+    std::string webhook_secret_file;   // absolute; required with url
+    std::uint32_t webhook_timeout_ms = 3000;
 
     // [classes.<name>]
     std::map<std::string, ClassConfig> classes;

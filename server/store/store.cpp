@@ -12,5 +12,22 @@ const char* cert_status_name(CertStatus s) {
     return "unknown";
 }
 
+const char* hold_state_name(HoldState s) {
+    switch (s) {
+        case HoldState::pending: return "pending";
+        case HoldState::approved: return "approved";
+        case HoldState::rejected: return "rejected";
+        case HoldState::issued: return "issued";
+        case HoldState::expired: return "expired";
+    }
+    return "unknown";
+}
+
+std::optional<HoldState> parse_hold_state(std::string_view s) {
+    for (auto st : {HoldState::pending, HoldState::approved, HoldState::rejected, HoldState::issued, HoldState::expired})
+        if (s == hold_state_name(st)) return st;
+    return std::nullopt;
+}
+
 
 }  // namespace irp::server

@@ -57,7 +57,54 @@ struct DeviceRecord {
     std::string device_id;
     std::string class_id;
     std::int64_t first_seen = 0;
+    std::int64_t last_seen = 0;  // last issuance, install report or check-in
+    // Released by its owner (or passively, unseen too long): its
+    // certificates are revoked and this domain enrolls it no more.
+    std::optional<std::int64_t> released_at;
+};
+
+// An enrollment held for an administrator (docs/PROTOCOL.md, "Held
+// requests"). The device re-asks quoting `id` with the same key; the same
+// device and key never make a second row while one is open.
+enum class HoldState : std::uint8_t {
+    pending = 1,   // waiting for a decision
+    approved = 2,  // the device's next ask is issued a certificate
+    rejected = 3,  // the device is told why, with request_rejected
+    issued = 4,    // a certificate was issued for it (serial_hex)
+    expired = 5,   // nobody decided (or the device never came back) in time
+};
+const char* hold_state_name(HoldState s);
+std::optional<HoldState> parse_hold_state(std::string_view s);
+
+struct HeldRequest {
+    std::string id;  // the request id of the exchange that first asked
+    std::string device_id;
+    std::string class_id;
+    std::string model;   // as claimed by the device
+    std::string peer;    // source address of the first ask
+    std::string reason;  // why held: "approval" (the class asks for it) or "surge"
+    std::string method;  // how the device proved itself: "none", "token", "preregistered", "idevid"
+    std::string public_key_sha256_hex;
+    HoldState state = HoldState::pending;
+    std::int64_t first_seen = 0;
     std::int64_t last_seen = 0;
+    std::int64_t asks = 1;
+    std::int64_t decided_at = 0;
+    std::string decided_by;
+    std::string note;        // the administrator's reason (sent to the device on rejection)
+    std::string serial_hex;  // issued
+};
+
+// A device whose public key its owner imported ahead of time (HomeCA's
+// "public key delivery"): proving possession of that key enrolls it with no
+// human step.
+struct Registration {
+    std::string device_id;
+    std::string class_id;
+    Bytes public_key;  // SubjectPublicKeyInfo DER
+    std::string public_key_sha256_hex;
+    std::int64_t created_at = 0;
+    std::string note;
 };
 
 // Filters and paging for listings; empty fields do not filter.
@@ -96,6 +143,9 @@ struct ClassRecord {
 struct IssuanceRecord {
     CertificateRecord certificate;
     AuditEvent audit;
+    // The held request this issuance answers: marked issued (with the
+    // serial) in the same transaction.
+    std::string held_request_id;
 };
 
 class Store {
@@ -147,7 +197,54 @@ public:
     virtual Result<void> update_class(const ClassRecord& c, const AuditEvent& audit) = 0;
     virtual Result<std::optional<ClassRecord>> find_class(const std::string& name) = 0;
     virtual Result<std::vector<ClassRecord>> list_classes() = 0;
+
+    // ---- held requests (store/*/lifecycle.cpp) ----
+    // An open (pending or approved) request of the same device and key is
+    // returned with last_seen and asks updated; otherwise `r` is inserted
+    // with its audit event, unless `max_pending` requests are pending
+    // already (too_many_pending). The bool says whether it was inserted.
+    virtual Result<std::pair<HeldRequest, bool>> hold_request(const HeldRequest& r, std::size_t max_pending,
+                                                              const AuditEvent& audit) = 0;
+    virtual Result<std::optional<HeldRequest>> find_held(const std::string& id) = 0;
+    // Newest first; no state: all.
+    virtual Result<std::vector<HeldRequest>> list_held(std::optional<HoldState> state, std::size_t limit) = 0;
+    // pending -> approved or rejected. Unknown id: not_found; any other
+    // state: conflict (nothing written).
+    virtual Result<HeldRequest> decide_held(const std::string& id, bool approve, const std::string& by,
+                                            const std::string& note, std::int64_t at, const AuditEvent& audit) = 0;
+    // Pending and approved requests last seen before `before` become
+    // expired. Returns how many.
+    virtual Result<std::int64_t> expire_held(std::int64_t before) = 0;
+    virtual Result<std::int64_t> count_held(HoldState state) = 0;
+
+    // ---- pre-registered keys ----
+    // All or nothing: a device id registered already (or twice in `regs`)
+    // fails the whole import with already_exists.
+    virtual Result<void> add_registrations(const std::vector<Registration>& regs, const AuditEvent& audit) = 0;
+    virtual Result<std::optional<Registration>> find_registration(const std::string& device_id) = 0;
+    virtual Result<std::vector<Registration>> list_registrations(const std::string& after, std::size_t limit) = 0;
+    // Unknown: not_found.
+    virtual Result<void> remove_registration(const std::string& device_id, const AuditEvent& audit) = 0;
+
+    // ---- surge guard and device lifecycle ----
+    // Devices of `class_id` first seen at or after `since`.
+    virtual Result<std::int64_t> count_new_devices(const std::string& class_id, std::int64_t since) = 0;
+    // An administrator lifted the surge guard of a class until `until` (0: not lifted).
+    virtual Result<std::int64_t> surge_lifted_until(const std::string& class_id) = 0;
+    virtual Result<void> lift_surge(const std::string& class_id, std::int64_t until, const AuditEvent& audit) = 0;
+    // A check-in: last_seen = at. Unknown device: not_found.
+    virtual Result<void> touch_device(const std::string& device_id, std::int64_t at) = 0;
+    // One transaction: every unrevoked certificate of the device is revoked
+    // (cessationOfOperation) and the device marked released. Returns the
+    // serials revoked. Unknown: not_found; released already: conflict.
+    virtual Result<std::vector<std::string>> release_device(const std::string& device_id, std::int64_t at,
+                                                            const AuditEvent& audit) = 0;
+    // Devices not released whose last_seen is before `before`, oldest first.
+    virtual Result<std::vector<std::string>> devices_unseen_since(std::int64_t before, std::size_t limit) = 0;
 };
+
+// RFC 5280 CRLReason cessationOfOperation: the reason a release revokes with.
+inline constexpr std::int32_t kReasonCessationOfOperation = 5;
 
 // Opens (creating if needed) a SQLite database at `path`, in WAL mode with a
 // busy timeout, and runs the schema migrations.

@@ -275,8 +275,36 @@ TEST_CASE("EnrollRequest bounds") {
         e.csr.clear();
         CHECK(client_code(e) == Code::field_invalid);
     }
+    SUBCASE("token_proof absent is fine (other bootstrap methods)") {
+        e.token_proof.clear();
+        CHECK(client_code(e) == Code::ok);
+    }
+    SUBCASE("bootstrap fields are bounded") {
+        e.bootstrap_key = filled(8193, 0x30);
+        CHECK(client_code(e) == Code::field_invalid);
+        e.bootstrap_key.clear();
+        e.bootstrap_chain.assign(5, filled(10, 0x30));
+        CHECK(client_code(e) == Code::field_invalid);
+        e.bootstrap_chain.assign(4, filled(10, 0x30));
+        CHECK(client_code(e) == Code::ok);
+        e.bootstrap_chain.push_back({});
+        e.bootstrap_chain.resize(1);
+        e.bootstrap_chain[0].clear();
+        CHECK(client_code(e) == Code::field_invalid);
+        e.bootstrap_chain.clear();
+        e.bootstrap_signature = filled(513, 1);
+        CHECK(client_code(e) == Code::field_invalid);
+        e.bootstrap_signature.clear();
+        e.model = std::string(65, 'm');
+        CHECK(client_code(e) == Code::field_invalid);
+        e.model = std::string(64, 'm');
+        e.request_id = std::string(65, 'a');
+        CHECK(client_code(e) == Code::field_invalid);
+        e.request_id = std::string(64, 'a');
+        CHECK(client_code(e) == Code::ok);
+    }
     SUBCASE("token_proof of the wrong length") {
-        for (std::size_t n : {std::size_t{0}, std::size_t{31}, std::size_t{33}, std::size_t{64}}) {
+        for (std::size_t n : {std::size_t{31}, std::size_t{33}, std::size_t{64}}) {
             CAPTURE(n);
             e.token_proof = filled(n, 0xAB);
             CHECK(client_code(e) == Code::field_invalid);

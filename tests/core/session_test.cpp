@@ -57,7 +57,7 @@ irp::ClientSessionConfig client_config(irp::Operation op = irp::Operation::enrol
     c.operation = op;
     c.device_id = kDevice;
     c.class_id = op == irp::Operation::enroll ? kClass : "";
-    if (op == irp::Operation::renew) c.current_certificate = Bytes(300, 0x30);
+    if (op != irp::Operation::enroll) c.current_certificate = Bytes(300, 0x30);
     return c;
 }
 
@@ -261,7 +261,7 @@ TEST_CASE("a full enrollment, hello to install report") {
 
     const Bytes cert = irp::to_bytes("certificate DER (opaque here)");
     const Bytes chain0 = irp::to_bytes("issuing CA");
-    REQUIRE(x.server.answer(irp::Answer{"ignored", irp::Issued{cert, {chain0}}}, 2500ms).ok());
+    REQUIRE(x.server.answer(irp::Answer{"", irp::Issued{cert, {chain0}}}, 2500ms).ok());
     CHECK(x.server.state() == SState::await_install_report);
     pump(x.client, x.server, 2500ms, x.rec);
 
@@ -401,6 +401,109 @@ TEST_CASE("an answer other than Issued ends the exchange without an install repo
     CHECK(std::get<irp::Pending>(answers[0].answer.result).retry_after_seconds == 30);
     x.client.finish();
     CHECK(x.client.state() == CState::done);
+}
+
+TEST_CASE("a held request: the re-ask carries its id and model, and the Pending answer keeps the held id") {
+    auto ccfg = client_config();
+    ccfg.held_request_id = "0123456789abcdef";
+    ccfg.model = "Cam 2000 (rev B)";
+    Exchange x(server_config(), std::move(ccfg));
+    REQUIRE(x.challenge.has_value());
+    auto key = PrivateKey::generate(KeyAlgorithm::ecdsa_p256, *x.rng);
+    auto csr = irp::crypto::create_csr(*key, kDevice, irp::csr_challenge(x.transcript()), *x.rng);
+    REQUIRE(csr.ok());
+    // No proof at all: the approval method.
+    REQUIRE(x.client.send_enroll(*csr, irp::EnrollProof{}, 2000ms).ok());
+    pump(x.client, x.server, 2000ms, x.rec);
+    const auto reqs = x.rec.server_events<irp::RequestReceived>();
+    REQUIRE(reqs.size() == 1);
+    CHECK(reqs[0].held_request_id == "0123456789abcdef");
+    CHECK(reqs[0].model == "Cam 2000 (rev B)");
+    CHECK(reqs[0].token_proof.empty());
+    CHECK(reqs[0].request_id != "0123456789abcdef");  // the exchange keeps its own id
+    REQUIRE(x.server.answer(irp::Answer{"0123456789abcdef", irp::Pending{60}}, 2000ms).ok());
+    pump(x.client, x.server, 2000ms, x.rec);
+    const auto answers = x.rec.client_events<irp::AnswerReceived>();
+    REQUIRE(answers.size() == 1);
+    CHECK(answers[0].answer.request_id == "0123456789abcdef");
+    CHECK(std::get<irp::Pending>(answers[0].answer.result).retry_after_seconds == 60);
+}
+
+TEST_CASE("a bootstrap key and its signature reach the application; two proofs at once are refused") {
+    Exchange x(server_config(), client_config());
+    REQUIRE(x.challenge.has_value());
+    auto key = PrivateKey::generate(KeyAlgorithm::ecdsa_p256, *x.rng);
+    auto boot = PrivateKey::generate(KeyAlgorithm::ed25519, *x.rng);
+    auto csr = irp::crypto::create_csr(*key, kDevice, irp::csr_challenge(x.transcript()), *x.rng);
+    REQUIRE(csr.ok());
+    irp::EnrollProof p;
+    p.bootstrap_key = boot->public_key_der();
+    p.bootstrap_signature = boot->sign(irp::bootstrap_message(x.transcript(), *csr), *x.rng);
+    SUBCASE("one proof") {
+        REQUIRE(x.client.send_enroll(*csr, p, 2000ms).ok());
+        pump(x.client, x.server, 2000ms, x.rec);
+        const auto reqs = x.rec.server_events<irp::RequestReceived>();
+        REQUIRE(reqs.size() == 1);
+        CHECK(reqs[0].bootstrap_key == boot->public_key_der());
+        CHECK(irp::crypto::verify_signature(reqs[0].bootstrap_key, irp::bootstrap_message(reqs[0].transcript, *csr),
+                                            reqs[0].bootstrap_signature));
+    }
+    SUBCASE("a token proof as well") {
+        p.token_proof = Bytes(32, 1);
+        REQUIRE(x.client.send_enroll(*csr, p, 2000ms).ok());
+        pump(x.client, x.server, 2000ms, x.rec);
+        CHECK(rejected_code(x) == Code::field_invalid);
+    }
+    SUBCASE("a signature without a key") {
+        p.bootstrap_key.clear();
+        REQUIRE(x.client.send_enroll(*csr, p, 2000ms).ok());
+        pump(x.client, x.server, 2000ms, x.rec);
+        CHECK(rejected_code(x) == Code::field_invalid);
+    }
+    SUBCASE("a model that is not printable") {
+        // Built by hand: the client session takes the model from its config.
+        irp::EnrollRequest m;
+        m.device_id = kDevice;
+        m.class_id = kClass;
+        m.csr = *csr;
+        m.model = std::string("cam\x01");
+        x.server.receive(client_frame(m), 2000ms);
+        drain(x.server, x.rec);
+        CHECK(x.rec.server_events<irp::RequestRejected>().at(0).error.code == Code::field_invalid);
+        check_no_request(x.rec);
+    }
+}
+
+TEST_CASE("a check-in: signed by the current key over the transcript, answered with CheckedIn") {
+    Exchange x(server_config(), client_config(irp::Operation::check_in));
+    REQUIRE(x.challenge.has_value());
+    auto key = PrivateKey::generate(KeyAlgorithm::ecdsa_p256, *x.rng);
+    const Bytes sig = key->sign(irp::check_in_message(x.transcript()), *x.rng);
+    REQUIRE(x.client.send_check_in(sig, 2000ms).ok());
+    pump(x.client, x.server, 2000ms, x.rec);
+    const auto reqs = x.rec.server_events<irp::RequestReceived>();
+    REQUIRE(reqs.size() == 1);
+    CHECK(reqs[0].operation == irp::Operation::check_in);
+    CHECK(reqs[0].csr_der.empty());
+    CHECK(reqs[0].current_certificate == Bytes(300, 0x30));
+    // Both sides computed the same transcript, certificate included.
+    CHECK(irp::crypto::verify_signature(key->public_key_der(), irp::check_in_message(reqs[0].transcript),
+                                        reqs[0].renewal_signature));
+    REQUIRE(x.server.answer(irp::Answer{"", irp::CheckedIn{3600, true}}, 2000ms).ok());
+    CHECK(x.server.state() == SState::done);
+    pump(x.client, x.server, 2000ms, x.rec);
+    const auto answers = x.rec.client_events<irp::AnswerReceived>();
+    REQUIRE(answers.size() == 1);
+    const auto& c = std::get<irp::CheckedIn>(answers[0].answer.result);
+    CHECK(c.next_check_in_seconds == 3600);
+    CHECK(c.renew_now);
+    // A check-in session cannot send an enrollment, nor an enroll session a check-in.
+    Exchange y(server_config(), client_config());
+    CHECK(y.client.send_check_in(sig, 2000ms).error().code == Code::bad_argument);
+    y.server.receive(client_frame(irp::CheckIn{kDevice, Bytes(300, 0x30), sig}), 2000ms);
+    drain(y.server, y.rec);
+    CHECK(y.server.state() == SState::failed);
+    check_no_request(y.rec);
 }
 
 // ---- the server refuses messages out of order ---------------------------------------

@@ -160,7 +160,8 @@ struct Fixture {
     std::int64_t now = kNow;
     std::vector<std::string> log;
     ClassRegistry classes{d.store(), *rng, d.material().class_secrets, [this] { return now; }};
-    EnrollService svc{ca, d.store(), classes, ServicePolicy{}, [this](const std::string& l) { log.push_back(l); },
+    HoldDesk holds{d.store(), [this] { return now; }, ApprovalPolicy{}};
+    EnrollService svc{ca, d.store(), classes, holds, ServicePolicy{}, [this](const std::string& l) { log.push_back(l); },
                       [this] { return now; }};
 
     Bytes token(const std::string& device_id) { return token_of(d.secret(), "default", device_id); }

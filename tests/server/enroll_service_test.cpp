@@ -112,10 +112,10 @@ TEST_CASE("enrollment rejections carry their code and leave the store unchanged"
         attach_csr(req, other, *f.rng);  // the proof still covers the first CSR
         check_rejected(f.svc.on_request(req, kPeer), Code::bad_token_proof);
     }
-    SUBCASE("an empty token proof") {
+    SUBCASE("no proof at all, in a class that does not accept approval") {
         auto req = enroll_request("sensor-0002", "default", f.token("sensor-0002"), key, *f.rng);
         req.token_proof.clear();
-        check_rejected(f.svc.on_request(req, kPeer), Code::bad_token_proof);
+        check_rejected(f.svc.on_request(req, kPeer), Code::bootstrap_not_allowed);
     }
     SUBCASE("an unknown class") {
         const Answer a = f.svc.on_request(
@@ -286,7 +286,7 @@ TEST_CASE("renewal rejections carry their code and leave the store unchanged") {
         CHECK(record_of(store, dev.serial).status == CertStatus::issued);
     }
     SUBCASE("the same key when the policy allows it") {
-        EnrollService lenient(f.ca, store, f.classes, ServicePolicy{true}, [](const std::string&) {}, [&f] { return f.now; });
+        EnrollService lenient(f.ca, store, f.classes, f.holds, ServicePolicy{true}, [](const std::string&) {}, [&f] { return f.now; });
         const Answer a = lenient.on_request(renew_request("meter-8", dev.cert, dev.key, dev.key, *f.rng, "req-2"), kPeer);
         const Issued& i = issued_of(a);
         auto info = crypto::parse_certificate(i.certificate);

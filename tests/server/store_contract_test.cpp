@@ -439,9 +439,9 @@ CONTRACT_CASE("reopening keeps data and does not re-run migrations") {
         CHECK(value(store->count_devices()) == 1);
         CHECK(store->find_certificate("1001")->has_value());
     }
-    CHECK(b.raw_scalar("SELECT COUNT(*) FROM schema_migrations") == 3);
+    CHECK(b.raw_scalar("SELECT COUNT(*) FROM schema_migrations") == 4);
     CHECK(b.raw_scalar("SELECT MIN(version) FROM schema_migrations") == 1);
-    CHECK(b.raw_scalar("SELECT MAX(version) FROM schema_migrations") == 3);
+    CHECK(b.raw_scalar("SELECT MAX(version) FROM schema_migrations") == 4);
 }
 
 CONTRACT_CASE("servers starting at once migrate once") {
@@ -459,7 +459,7 @@ CONTRACT_CASE("servers starting at once migrate once") {
         for (auto& t : threads) t.join();
     }
     for (auto& s : opened) CHECK_MESSAGE(s.ok(), (s.ok() ? "" : s.error().message));
-    CHECK(b.raw_scalar("SELECT COUNT(*) FROM schema_migrations") == 3);
+    CHECK(b.raw_scalar("SELECT COUNT(*) FROM schema_migrations") == 4);
 }
 
 CONTRACT_CASE("a schema newer than this server is refused") {

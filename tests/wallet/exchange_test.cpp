@@ -112,7 +112,8 @@ struct Fixture {
     std::int64_t now = kNow;
     std::vector<std::string> log;
     server::ClassRegistry classes{d.store(), *server_rng, d.material().class_secrets, [this] { return now; }};
-    server::EnrollService svc{ca, d.store(), classes, server::ServicePolicy{},
+    server::HoldDesk holds{d.store(), [this] { return now; }, server::ApprovalPolicy{}};
+    server::EnrollService svc{ca, d.store(), classes, holds, server::ServicePolicy{},
                               [this](const std::string& l) { log.push_back(l); }, [this] { return now; }};
     TempDir wallet_dir;
     std::unique_ptr<wallet::Storage> storage = wallet::open_directory_storage(wallet_dir / "wallet");

@@ -43,6 +43,8 @@ enum class Code : std::uint16_t {
     unknown_certificate = 206,
     certificate_not_active = 207,
     identity_mismatch = 208,
+    bad_bootstrap_proof = 209,  // the manufacturer certificate / pre-registered key proof fails
+    not_registered = 210,       // no pre-registration for this device and key
     // 300-399 policy
     invalid_device_id = 300,
     key_algorithm_not_allowed = 301,
@@ -50,12 +52,17 @@ enum class Code : std::uint16_t {
     same_key_not_allowed = 303,
     invalid_csr = 304,
     class_disabled = 305,
+    bootstrap_not_allowed = 306,  // the class does not accept this way of proving membership
+    request_rejected = 307,       // an administrator rejected the held request
+    device_released = 308,        // released by its owner: enroll with the new owner's domain
+    too_many_pending = 309,       // the queue of held requests is full
     // 400-499 local usage (never sent on the wire)
     bad_argument = 400,
     file_error = 401,
     config_invalid = 402,
     not_found = 403,       // admin: no such object (class, pending request, ...)
     already_exists = 404,  // admin: an object with that name exists
+    conflict = 405,        // admin: not possible in the object's current state
     // 500-599 unavailable / internal
     storage_unavailable = 500,
     internal = 501,

@@ -1,7 +1,7 @@
 // The device side of one IRP exchange, without I/O.
 //
 //   (start: ClientHello queued) await_server_hello --ServerHello--> ready
-//   ready --send_enroll/send_renew--> await_answer --Answer--> answered
+//   ready --send_enroll/send_renew/send_check_in--> await_answer --Answer--> answered
 //   answered --send_install_report--> await_install_ack --InstallAck--> done
 //   answered --finish()--> done          (rejected / pending / redirect)
 // A ProtocolError from the server is accepted in every non-terminal state
@@ -23,8 +23,20 @@ struct ClientSessionConfig {
     Operation operation = Operation::enroll;
     std::string device_id;
     std::string class_id;       // enroll
-    Bytes current_certificate;  // renew (DER)
+    Bytes current_certificate;  // renew and check-in (DER)
+    std::string held_request_id;  // enroll: re-asking about a held request
+    std::string model;            // enroll: shown to an approver
     Limits limits;
+};
+
+// How an enrolling device proves it belongs (docs/PROTOCOL.md, "Bootstrap
+// methods"): one of a class token proof, a bootstrap key or chain with its
+// signature, or nothing (the server may hold the request for approval).
+struct EnrollProof {
+    Bytes token_proof;
+    Bytes bootstrap_key;
+    std::vector<Bytes> bootstrap_chain;
+    Bytes bootstrap_signature;
 };
 
 // The server's challenge arrived; build the request over `transcript`.
@@ -54,6 +66,8 @@ public:
 
     void receive(ByteView data, Time now);
     Result<void> send_enroll(Bytes csr_der, Bytes token_proof, Time now);
+    Result<void> send_enroll(Bytes csr_der, EnrollProof proof, Time now);
+    Result<void> send_check_in(Bytes signature, Time now);
     Result<void> send_renew(Bytes csr_der, Bytes signature, Time now);
     Result<void> send_install_report(InstallStatus status, Bytes serial, Time now);
     // Ends an exchange whose answer needs no install report.

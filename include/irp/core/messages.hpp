@@ -20,7 +20,7 @@ inline constexpr std::uint16_t kDefaultPort = 4604;
 
 using crypto::KeyAlgorithm;
 
-enum class Operation : std::uint8_t { enroll = 1, renew = 2 };
+enum class Operation : std::uint8_t { enroll = 1, renew = 2, check_in = 3 };
 const char* operation_name(Operation op);
 
 // Field bounds enforced by the decoder (docs/PROTOCOL.md, "Messages").
@@ -38,6 +38,7 @@ inline constexpr std::size_t kMaxText = 1024;         // human messages
 inline constexpr std::size_t kMaxRequestId = 64;
 inline constexpr std::size_t kMaxSerial = 20;
 inline constexpr std::size_t kMaxAlgorithms = 8;
+inline constexpr std::size_t kMaxModel = 64;          // EnrollRequest.model
 }  // namespace bounds
 
 // Install report codes: the device's verdict on what it received. Numbered
@@ -80,7 +81,18 @@ struct EnrollRequest {
     std::string device_id;
     std::string class_id;
     Bytes csr;
-    Bytes token_proof;
+    Bytes token_proof;                // 32 bytes, or empty: no class token
+    std::string request_id{};            // re-asking about a held request
+    Bytes bootstrap_key{};               // pre-registered key (SPKI DER)
+    std::vector<Bytes> bootstrap_chain{};  // manufacturer certificate first
+    Bytes bootstrap_signature{};         // with bootstrap_key or bootstrap_chain
+    std::string model{};                 // claimed model, for the approver
+};
+
+struct CheckIn {
+    std::string device_id;
+    Bytes certificate;
+    Bytes signature;
 };
 
 struct RenewRequest {
@@ -105,10 +117,14 @@ struct Redirect {
     std::string server;
     std::string domain;
 };
+struct CheckedIn {
+    std::uint32_t next_check_in_seconds = 0;
+    bool renew_now = false;
+};
 
 struct Answer {
     std::string request_id;
-    std::variant<Issued, Rejected, Pending, Redirect> result;
+    std::variant<Issued, Rejected, Pending, Redirect, CheckedIn> result;
 };
 
 struct InstallReport {
@@ -125,7 +141,7 @@ struct ProtocolError {
     std::string message;
 };
 
-using ClientMessage = std::variant<ClientHello, EnrollRequest, RenewRequest, InstallReport>;
+using ClientMessage = std::variant<ClientHello, EnrollRequest, RenewRequest, InstallReport, CheckIn>;
 
 // variant_index<T, V>(): the index of alternative T in std::variant V, at
 // compile time (the state tables key on it).

@@ -5,6 +5,7 @@
 //   await_hello --ClientHello--> await_request --Enroll/Renew--> await_decision
 //   await_decision --answer(Issued)--> await_install_report --InstallReport-->
 //   await_install_record --acknowledge_install(recorded)--> done
+//   await_request --CheckIn--> await_decision          (no CSR: nothing issued)
 //   await_decision --answer(other)--> done
 // Anything else is a protocol error (lib/core/server_session.cpp's table).
 #pragma once
@@ -29,7 +30,8 @@ struct ServerSessionConfig {
 
 // A request whose framing, fields, CSR signature (proof of possession) and
 // CSR-to-transcript binding have been checked. Authorisation (token proof,
-// renewal signature, policy) is the application's job.
+// bootstrap proof, renewal signature, policy) is the application's job.
+// A check-in carries no CSR: csr_der is empty.
 struct RequestReceived {
     std::string request_id;
     Operation operation = Operation::enroll;
@@ -38,9 +40,15 @@ struct RequestReceived {
     Bytes csr_der;
     crypto::CsrInfo csr;
     crypto::Digest transcript{};
-    Bytes token_proof;          // enroll only
-    Bytes current_certificate;  // renew only
-    Bytes renewal_signature;    // renew only
+    Bytes token_proof;          // enroll only; empty: no class token
+    Bytes current_certificate;  // renew and check-in
+    Bytes renewal_signature;    // renew: over renewal_message; check-in: over check_in_message
+    // enroll only (docs/PROTOCOL.md, "Bootstrap methods")
+    std::string held_request_id;  // re-asking about a held request; printable, checked
+    Bytes bootstrap_key;
+    std::vector<Bytes> bootstrap_chain;
+    Bytes bootstrap_signature;
+    std::string model;  // printable ASCII, as claimed
 };
 
 // The session answered a request itself (a check above failed).
@@ -80,8 +88,9 @@ public:
     ServerSession(ServerSessionConfig cfg, crypto::Random& rng, Bytes channel_binding, Time now);
 
     void receive(ByteView data, Time now);
-    // Answers the pending request (state await_decision). The request id is
-    // filled in. Returns a usage error in any other state.
+    // Answers the pending request (state await_decision). An empty request
+    // id is filled in with this exchange's (a held request keeps its own).
+    // Returns a usage error in any other state.
     Result<void> answer(Answer a, Time now);
     // Acknowledges the install report (state await_install_record): the
     // InstallAck tells the device whether the server recorded it.
@@ -104,6 +113,9 @@ private:
     void on_enroll(ClientMessage&& m, Time now);
     void on_renew(ClientMessage&& m, Time now);
     void on_install_report(ClientMessage&& m, Time now);
+    void on_check_in(ClientMessage&& m, Time now);
+    crypto::Digest transcript_for(Operation op, const std::string& device_id, const std::string& class_id,
+                                  const Bytes& current_cert) const;
     void dispatch(ClientMessage&& m, Time now);
     void fail(Error e);
     void send(const ServerMessage& m);

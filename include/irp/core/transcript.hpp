@@ -20,8 +20,8 @@ struct TranscriptInput {
     ByteView channel_binding;  // RFC 5705 exporter output
     std::string_view domain;
     std::string_view device_id;
-    std::string_view class_id;     // enroll only; "" for renew
-    ByteView current_certificate;  // renew only; empty for enroll
+    std::string_view class_id;     // enroll only; "" otherwise
+    ByteView current_certificate;  // renew and check-in; empty for enroll
 };
 
 crypto::Digest transcript_hash(const TranscriptInput& in);
@@ -36,6 +36,16 @@ crypto::Digest token_proof(ByteView token, const crypto::Digest& transcript, Byt
 // The message a renewing device signs with its current key:
 // "IRP/1 renew-proof" 0x00 || transcript || SHA-256(csr).
 Bytes renewal_message(const crypto::Digest& transcript, ByteView csr_der);
+
+// The message a device signs with its bootstrap key (manufacturer
+// certificate or pre-registered key) when enrolling:
+// "IRP/1 bootstrap-proof" 0x00 || transcript || SHA-256(csr).
+Bytes bootstrap_message(const crypto::Digest& transcript, ByteView csr_der);
+
+// The message a device signs with its current key to check in:
+// "IRP/1 check-in-proof" 0x00 || transcript (the transcript already holds
+// the certificate's hash).
+Bytes check_in_message(const crypto::Digest& transcript);
 
 // The manufacturer's per-device bootstrap token:
 // HMAC-SHA256(class_secret, class_id || 0x00 || device_id).

@@ -14,6 +14,7 @@
 
 #include "irp/base/bytes.hpp"
 #include "irp/base/error.hpp"
+#include "irp/crypto/rights.hpp"
 
 namespace irp::crypto {
 
@@ -166,6 +167,9 @@ struct CertInfo {
     // Name Constraints (RFC 5280 4.2.1.10), permitted subtrees by type.
     std::vector<std::string> permitted_dns;
     std::vector<std::string> permitted_uri_hosts;
+    // The device rights extension (irp/crypto/rights.hpp); empty when absent.
+    // A malformed one makes parse_certificate fail.
+    std::vector<Right> rights;
 };
 
 Result<CertInfo> parse_certificate(ByteView der);
@@ -212,6 +216,10 @@ struct IssueProfile {
     // ASCII names only; none given = no extension.
     std::vector<std::string> permitted_dns;
     std::vector<std::string> permitted_uri_hosts;
+    // When non-empty: the non-critical device rights extension
+    // (irp/crypto/rights.hpp) with these rights, 1..64 of them, each valid
+    // by right_problem(); otherwise bad_argument.
+    std::vector<Right> rights;
 };
 
 // Issues a certificate for `subject_public_key` signed by `issuer_key`.

@@ -94,4 +94,33 @@ Result<Bytes> make_ocsp_response(const PrivateKey& ca_key, ByteView ca_cert, con
 // value gives internalError.
 Bytes ocsp_error_response(int status);
 
+// ---- CRL checking, for relying parties (lib/crypto/botan/crl_parse.cpp) ---------
+
+inline constexpr std::size_t kMaxCrlBytes = 4 * 1024 * 1024;
+
+struct CrlInfo {
+    Bytes issuer_name;  // the CRL's issuer Name, DER (equal to the issuer certificate's subject)
+    std::int64_t this_update = 0;  // Unix seconds
+    std::int64_t next_update = 0;
+    std::int64_t crl_number = 0;   // the CRL Number extension
+    // In CRL order; serials as in CertInfo::serial (no leading zero bytes),
+    // reason 0 when the entry has no reasonCode.
+    std::vector<CrlEntry> entries;
+};
+
+// Parses a DER X.509 v1/v2 CRL (at most kMaxCrlBytes) and verifies that the
+// CA whose certificate is `issuer_cert_der` issued it: its issuer Name
+// equals the certificate's subject Name byte for byte and its signature
+// verifies with the certificate's key. Refused with malformed_message: a CRL
+// that does not parse, is not DER or has trailing data, lacks nextUpdate or
+// the CRL Number (or has one that does not fit 63 bits), has nextUpdate
+// before thisUpdate, an invalid reason code, or any critical CRL or entry
+// extension (delta CRLs, indirect CRLs and issuing distribution points are
+// not supported, so such a CRL must not be used: RFC 5280 5.2 and 5.3).
+// With bad_argument: an issuer certificate that does not parse, is not a CA,
+// or whose key usage lacks cRLSign. With identity_mismatch: another issuer
+// Name, or a signature that does not verify. Time validity is not checked
+// here: the caller compares this_update / next_update with its clock.
+Result<CrlInfo> parse_and_verify_crl(ByteView crl_der, ByteView issuer_cert_der);
+
 }  // namespace irp::crypto

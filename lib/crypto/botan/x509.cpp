@@ -181,6 +181,15 @@ Result<CertInfo> parse_certificate(ByteView der) {
             if (subtree.base().type() == "DNS") info.permitted_dns.push_back(subtree.base().name());
             if (subtree.base().type() == "URI") info.permitted_uri_hosts.push_back(subtree.base().name());
         }
+        const Botan::OID rights_oid(kRightsExtensionOid);
+        if (cert.v3_extensions().extension_set(rights_oid)) {
+            auto rights = decode_rights(cert.v3_extensions().get_extension_bits(rights_oid));
+            if (!rights)
+                return make_error(Code::field_invalid, std::string("the certificate's rights extension (") +
+                                                           kRightsExtensionOid + ") is malformed: " +
+                                                           rights.error().message);
+            info.rights = std::move(*rights);
+        }
         return info;
     } catch (const std::exception& e) {
         return make_error(Code::field_invalid, std::string("certificate does not parse: ") + e.what());
@@ -322,6 +331,12 @@ Result<Bytes> issue_certificate(const PrivateKey& issuer_key, ByteView issuer_ce
             if (!ascii_uris(p.permitted_dns) || !ascii_uris(p.permitted_uri_hosts))
                 return make_error(Code::bad_argument, "name constraints must be non-empty printable ASCII");
             ext.add(name_constraints(p.permitted_dns, p.permitted_uri_hosts), true);
+        }
+        if (!p.rights.empty()) {
+            if (p.ca) return make_error(Code::bad_argument, "rights belong in end-entity certificates only");
+            auto value = encode_rights(p.rights);
+            if (!value) return value.error();
+            ext.add(new RawExtension(kRightsExtensionOid, std::move(*value)), false);
         }
 
         Botan::AlgorithmIdentifier sig_algo;

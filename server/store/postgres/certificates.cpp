@@ -34,7 +34,9 @@ CertificateRecord read_cert(const Row& row) {
 }
 
 DeviceRecord read_device(const Row& row) {
-    return DeviceRecord{row.text(0), row.text(1), row.integer(2), row.integer(3)};
+    DeviceRecord d{row.text(0), row.text(1), row.integer(2), row.integer(3), std::nullopt};
+    if (!row.null(4)) d.released_at = row.integer(4);
+    return d;
 }
 
 std::int64_t clamp_limit(std::size_t limit) {
@@ -64,6 +66,14 @@ Result<void> PgStore::record_issuance(const IssuanceRecord& rec) {
         if (!cert) return cert.error();
         if (!c.replaces.empty())
             if (auto r = supersede(c, what); !r) return r;
+        if (!rec.held_request_id.empty()) {
+            auto held = run(what + ": held request " + rec.held_request_id,
+                            "UPDATE held_requests SET state = 4, serial = $1 WHERE id = $2 AND state IN (2, 4)",
+                            c.serial_hex, rec.held_request_id);
+            if (!held) return held.error();
+            if (*held == 0)
+                return make_error(Code::request_rejected, "held request " + rec.held_request_id + " is no longer approved");
+        }
         return insert_audit(a, what);
     });
 }
@@ -183,7 +193,7 @@ Result<std::vector<CertificateRecord>> PgStore::list_certificates(const Certific
 Result<std::vector<DeviceRecord>> PgStore::list_devices(const std::string& after, std::size_t limit) {
     return call<std::vector<DeviceRecord>>("list_devices", [&](const std::string& what) {
         return collect(what, read_device,
-                       "SELECT device_id, class_id, first_seen, last_seen FROM devices"
+                       "SELECT device_id, class_id, first_seen, last_seen, released_at FROM devices"
                        " WHERE device_id > $1 ORDER BY device_id LIMIT $2::bigint",
                        after, clamp_limit(limit));
     });
@@ -192,7 +202,7 @@ Result<std::vector<DeviceRecord>> PgStore::list_devices(const std::string& after
 Result<std::optional<DeviceRecord>> PgStore::find_device(const std::string& device_id) {
     return call<std::optional<DeviceRecord>>("find_device", [&](const std::string& what) {
         return one(collect(what, read_device,
-                           "SELECT device_id, class_id, first_seen, last_seen FROM devices"
+                           "SELECT device_id, class_id, first_seen, last_seen, released_at FROM devices"
                            " WHERE device_id = $1",
                            device_id));
     });

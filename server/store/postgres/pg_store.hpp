@@ -16,7 +16,8 @@
 //  - Values only ever reach SQL as bound parameters (PQexecParams).
 //
 // Files: schema.cpp (migrations, open), certificates.cpp (issuance,
-// revocation, listings), classes.cpp (device classes).
+// revocation, listings), classes.cpp (device classes), lifecycle.cpp (held requests,
+// pre-registered keys, surge guard, check-ins, release).
 #pragma once
 
 #include <libpq-fe.h>
@@ -172,6 +173,26 @@ public:
     Result<void> update_class(const ClassRecord& c, const AuditEvent& audit) override;
     Result<std::optional<ClassRecord>> find_class(const std::string& name) override;
     Result<std::vector<ClassRecord>> list_classes() override;
+
+    Result<std::pair<HeldRequest, bool>> hold_request(const HeldRequest& r, std::size_t max_pending,
+                                                      const AuditEvent& audit) override;
+    Result<std::optional<HeldRequest>> find_held(const std::string& id) override;
+    Result<std::vector<HeldRequest>> list_held(std::optional<HoldState> state, std::size_t limit) override;
+    Result<HeldRequest> decide_held(const std::string& id, bool approve, const std::string& by, const std::string& note,
+                                    std::int64_t at, const AuditEvent& audit) override;
+    Result<std::int64_t> expire_held(std::int64_t before) override;
+    Result<std::int64_t> count_held(HoldState state) override;
+    Result<void> add_registrations(const std::vector<Registration>& regs, const AuditEvent& audit) override;
+    Result<std::optional<Registration>> find_registration(const std::string& device_id) override;
+    Result<std::vector<Registration>> list_registrations(const std::string& after, std::size_t limit) override;
+    Result<void> remove_registration(const std::string& device_id, const AuditEvent& audit) override;
+    Result<std::int64_t> count_new_devices(const std::string& class_id, std::int64_t since) override;
+    Result<std::int64_t> surge_lifted_until(const std::string& class_id) override;
+    Result<void> lift_surge(const std::string& class_id, std::int64_t until, const AuditEvent& audit) override;
+    Result<void> touch_device(const std::string& device_id, std::int64_t at) override;
+    Result<std::vector<std::string>> release_device(const std::string& device_id, std::int64_t at,
+                                                    const AuditEvent& audit) override;
+    Result<std::vector<std::string>> devices_unseen_since(std::int64_t before, std::size_t limit) override;
 
 private:
     // Runs one call under the mutex. A broken connection is re-established

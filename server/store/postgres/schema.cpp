@@ -54,6 +54,23 @@ CREATE TABLE device_classes(name TEXT COLLATE "C" PRIMARY KEY, secret BYTEA NOT 
     previous_secret BYTEA NOT NULL DEFAULT '', previous_until BIGINT NOT NULL DEFAULT 0,
     enabled BOOLEAN NOT NULL DEFAULT TRUE, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL);
 )sql"},
+    {4, R"sql(
+ALTER TABLE devices ADD COLUMN released_at BIGINT;
+CREATE INDEX devices_class_first_seen ON devices(class_id, first_seen);
+CREATE INDEX devices_unreleased_last_seen ON devices(last_seen) WHERE released_at IS NULL;
+CREATE TABLE held_requests(id TEXT COLLATE "C" PRIMARY KEY, device_id TEXT COLLATE "C" NOT NULL,
+    class_id TEXT NOT NULL, model TEXT NOT NULL DEFAULT '', peer TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL, method TEXT NOT NULL, public_key_sha256 TEXT NOT NULL, state INTEGER NOT NULL,
+    first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL, asks BIGINT NOT NULL DEFAULT 1,
+    decided_at BIGINT NOT NULL DEFAULT 0, decided_by TEXT NOT NULL DEFAULT '',
+    note TEXT NOT NULL DEFAULT '', serial TEXT NOT NULL DEFAULT '');
+CREATE UNIQUE INDEX held_requests_open ON held_requests(device_id, public_key_sha256) WHERE state IN (1, 2);
+CREATE INDEX held_requests_state ON held_requests(state, first_seen);
+CREATE TABLE registrations(device_id TEXT COLLATE "C" PRIMARY KEY, class_id TEXT NOT NULL,
+    public_key BYTEA NOT NULL, public_key_sha256 TEXT NOT NULL, created_at BIGINT NOT NULL,
+    note TEXT NOT NULL DEFAULT '');
+CREATE TABLE surge_lifts(class_id TEXT COLLATE "C" PRIMARY KEY, lifted_until BIGINT NOT NULL);
+)sql"},
 };
 constexpr int kLatestVersion = kMigrations[std::size(kMigrations) - 1].version;
 // Any fixed value will do; every irp-server must use the same one. Advisory

@@ -38,7 +38,9 @@ Result<CertificateRecord> read_cert(const Stmt& st) {
 }
 
 Result<DeviceRecord> read_device(const Stmt& st) {
-    return DeviceRecord{st.text(0), st.text(1), st.integer(2), st.integer(3)};
+    DeviceRecord d{st.text(0), st.text(1), st.integer(2), st.integer(3), std::nullopt};
+    if (!st.is_null(4)) d.released_at = st.integer(4);
+    return d;
 }
 
 // Marks `c.replaces` superseded by `c` inside the caller's transaction, which
@@ -109,6 +111,14 @@ Result<void> SqliteStore::record_issuance(const IssuanceRecord& rec) {
         if (!c.replaces.empty())
             if (auto r = supersede(db, c, what); !r) return r;
 
+        if (!rec.held_request_id.empty()) {
+            auto held = run(db, what + ": held request " + rec.held_request_id,
+                            "UPDATE held_requests SET state = 4, serial = ?1 WHERE id = ?2 AND state IN (2, 4)",
+                            c.serial_hex, rec.held_request_id);
+            if (!held) return held.error();
+            if (*held == 0)
+                return make_error(Code::request_rejected, "held request " + rec.held_request_id + " is no longer approved");
+        }
         if (auto r = insert_audit(db, a, what); !r) return r.error();
         return {};
     });
@@ -254,7 +264,7 @@ Result<std::vector<DeviceRecord>> SqliteStore::list_devices(const std::string& a
     const std::string what = "list_devices";
     std::lock_guard lock(mu_);
     auto st = query(conn_, what,
-                    "SELECT device_id, class_id, first_seen, last_seen FROM devices"
+                    "SELECT device_id, class_id, first_seen, last_seen, released_at FROM devices"
                     " WHERE device_id > ?1 ORDER BY device_id LIMIT ?2",
                     after, clamp_limit(limit));
     if (!st) return st.error();
@@ -264,7 +274,7 @@ Result<std::vector<DeviceRecord>> SqliteStore::list_devices(const std::string& a
 Result<std::optional<DeviceRecord>> SqliteStore::find_device(const std::string& device_id) {
     const std::string what = "find_device";
     std::lock_guard lock(mu_);
-    auto st = query(conn_, what, "SELECT device_id, class_id, first_seen, last_seen FROM devices WHERE device_id = ?1",
+    auto st = query(conn_, what, "SELECT device_id, class_id, first_seen, last_seen, released_at FROM devices WHERE device_id = ?1",
                     device_id);
     if (!st) return st.error();
     auto rows = collect<DeviceRecord>(*st, what, read_device);

@@ -55,6 +55,25 @@ CREATE TABLE device_classes(name TEXT PRIMARY KEY, secret BLOB NOT NULL,
     previous_secret BLOB NOT NULL DEFAULT x'', previous_until INTEGER NOT NULL DEFAULT 0,
     enabled INTEGER NOT NULL DEFAULT 1, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
 )sql"},
+    {4, R"sql(
+-- Device lifecycle: held requests, pre-registered keys, the surge guard,
+-- release (store.hpp, "held requests" and below).
+ALTER TABLE devices ADD COLUMN released_at INTEGER;
+CREATE INDEX devices_class_first_seen ON devices(class_id, first_seen);
+CREATE INDEX devices_unreleased_last_seen ON devices(last_seen) WHERE released_at IS NULL;
+CREATE TABLE held_requests(id TEXT PRIMARY KEY, device_id TEXT NOT NULL, class_id TEXT NOT NULL,
+    model TEXT NOT NULL DEFAULT '', peer TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL,
+    method TEXT NOT NULL, public_key_sha256 TEXT NOT NULL, state INTEGER NOT NULL,
+    first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, asks INTEGER NOT NULL DEFAULT 1,
+    decided_at INTEGER NOT NULL DEFAULT 0, decided_by TEXT NOT NULL DEFAULT '',
+    note TEXT NOT NULL DEFAULT '', serial TEXT NOT NULL DEFAULT '');
+-- One open (pending or approved) request per device and key.
+CREATE UNIQUE INDEX held_requests_open ON held_requests(device_id, public_key_sha256) WHERE state IN (1, 2);
+CREATE INDEX held_requests_state ON held_requests(state, first_seen);
+CREATE TABLE registrations(device_id TEXT PRIMARY KEY, class_id TEXT NOT NULL, public_key BLOB NOT NULL,
+    public_key_sha256 TEXT NOT NULL, created_at INTEGER NOT NULL, note TEXT NOT NULL DEFAULT '');
+CREATE TABLE surge_lifts(class_id TEXT PRIMARY KEY, lifted_until INTEGER NOT NULL);
+)sql"},
 };
 constexpr int kLatestVersion = kMigrations[std::size(kMigrations) - 1].version;
 

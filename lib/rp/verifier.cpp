@@ -1,0 +1,252 @@
+// The relying-party verifier (include/irp/rp/verifier.hpp), on the crypto
+// interface only.
+#include "irp/rp/verifier.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+namespace irp::rp {
+
+namespace {
+
+using crypto::CertInfo;
+
+// "2024-05-01T12:00:00Z", for messages.
+std::string format_time(std::int64_t t) {
+    using namespace std::chrono;
+    const sys_seconds tp{seconds{t}};
+    const auto day = floor<days>(tp);
+    const year_month_day ymd{day};
+    const hh_mm_ss hms{tp - day};
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02ldZ", static_cast<int>(ymd.year()),
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                  static_cast<long>(hms.hours().count()), static_cast<long>(hms.minutes().count()),
+                  static_cast<long>(hms.seconds().count()));
+    return buf;
+}
+
+const char* reason_name(int r) {
+    switch (r) {
+        case 0: return "unspecified";
+        case 1: return "keyCompromise";
+        case 2: return "cACompromise";
+        case 3: return "affiliationChanged";
+        case 4: return "superseded";
+        case 5: return "cessationOfOperation";
+        case 6: return "certificateHold";
+        case 8: return "removeFromCRL";
+        case 9: return "privilegeWithdrawn";
+        case 10: return "aACompromise";
+        default: return "unknown reason";
+    }
+}
+
+constexpr int kCertificateHold = 6;
+
+Result<void> check_chain_bounds(const std::vector<Bytes>& chain) {
+    if (chain.empty() || chain.size() > kMaxChainCerts)
+        return make_error(Code::field_invalid, "a peer chain holds 1 to " + std::to_string(kMaxChainCerts) +
+                                                   " certificates, not " + std::to_string(chain.size()));
+    for (const auto& c : chain)
+        if (c.empty() || c.size() > kMaxCertBytes)
+            return make_error(Code::field_invalid, "a certificate in the peer chain is empty or larger than " +
+                                                       std::to_string(kMaxCertBytes) + " bytes");
+    return {};
+}
+
+Bytes strip_leading_zeros(const Bytes& b) {
+    std::size_t i = 0;
+    while (i < b.size() && b[i] == 0) ++i;
+    return Bytes(b.begin() + static_cast<std::ptrdiff_t>(i), b.end());
+}
+
+}  // namespace
+
+Result<Verifier> Verifier::create(std::vector<Bytes> trusted_roots, VerifierOptions options) {
+    if (trusted_roots.empty() || trusted_roots.size() > kMaxTrustedRoots)
+        return make_error(Code::bad_argument, "a verifier needs 1 to " + std::to_string(kMaxTrustedRoots) +
+                                                  " trusted roots, not " + std::to_string(trusted_roots.size()));
+    if (options.crl_grace_s < 0 || options.max_crl_age_s < 0)
+        return make_error(Code::bad_argument, "CRL grace and maximum age must not be negative");
+    for (std::size_t i = 0; i < trusted_roots.size(); ++i) {
+        const auto& r = trusted_roots[i];
+        if (r.empty() || r.size() > kMaxCertBytes)
+            return make_error(Code::bad_argument, "trusted root " + std::to_string(i) + " is empty or larger than " +
+                                                      std::to_string(kMaxCertBytes) + " bytes");
+        auto info = crypto::parse_certificate(r);
+        if (!info)
+            return make_error(Code::bad_argument, "trusted root " + std::to_string(i) + ": " + info.error().message);
+        if (!info->is_ca)
+            return make_error(Code::bad_argument, "trusted root " + std::to_string(i) + " (" + info->subject +
+                                                      ") is not a CA certificate");
+    }
+    return Verifier(std::move(trusted_roots), options);
+}
+
+bool Verifier::stale(const HeldCrl& crl, std::int64_t now) const {
+    if (now > crl.info.next_update && now - crl.info.next_update > options_.crl_grace_s) return true;
+    if (options_.max_crl_age_s > 0 && now > crl.info.this_update &&
+        now - crl.info.this_update > options_.max_crl_age_s)
+        return true;
+    return false;
+}
+
+Result<void> Verifier::add_crl(ByteView crl_der, ByteView issuer_ca_der, std::int64_t now) {
+    if (issuer_ca_der.empty() || issuer_ca_der.size() > kMaxCertBytes)
+        return make_error(Code::bad_argument, "the CRL issuer's certificate is empty or larger than " +
+                                                  std::to_string(kMaxCertBytes) + " bytes");
+    auto ca = crypto::parse_certificate(issuer_ca_der);
+    if (!ca) return make_error(ca.error().code, "the CRL issuer's certificate: " + ca.error().message);
+    if (!ca->is_ca) return make_error(Code::bad_argument, "the CRL issuer (" + ca->subject + ") is not a CA");
+    // A trusted root is its own anchor (path validation of a root alone
+    // finds no issuer to establish trust with); any other CA must validate.
+    const bool is_root = std::any_of(roots_.begin(), roots_.end(), [&](const Bytes& r) {
+        return std::equal(r.begin(), r.end(), issuer_ca_der.begin(), issuer_ca_der.end());
+    });
+    if (is_root) {
+        if (now < ca->not_before || now > ca->not_after)
+            return make_error(Code::certificate_not_active, "the CRL issuer (" + ca->subject + ") is not valid at " +
+                                                                format_time(now));
+    } else if (auto ok = crypto::verify_chain(issuer_ca_der, {}, roots_, now, crypto::Usage::any); !ok) {
+        return make_error(ok.error().code, "the CRL issuer (" + ca->subject +
+                                               ") does not validate to a trusted root: " + ok.error().message);
+    }
+    auto info = crypto::parse_and_verify_crl(crl_der, issuer_ca_der);
+    if (!info) return info.error();
+    auto subject = crypto::certificate_subject_name(issuer_ca_der);
+    if (!subject) return subject.error();
+
+    IssuerKey key{std::move(*subject), ca->public_key};
+    const auto held = crls_.find(key);
+    if (held != crls_.end()) {
+        const auto& old = held->second;
+        if (info->crl_number == old.info.crl_number &&
+            std::equal(crl_der.begin(), crl_der.end(), old.der.begin(), old.der.end()))
+            return {};  // the same CRL again
+        if (info->crl_number <= old.info.crl_number)
+            return make_error(Code::already_exists,
+                              "CRL number " + std::to_string(info->crl_number) + " of " + ca->subject +
+                                  " is not newer than the held CRL's " + std::to_string(old.info.crl_number) +
+                                  ": refused (CRL numbers must increase)");
+    } else if (crls_.size() >= kMaxCrlIssuers) {
+        return make_error(Code::bad_argument,
+                          "CRLs of " + std::to_string(kMaxCrlIssuers) + " CAs are held already; no more");
+    }
+
+    HeldCrl crl;
+    crl.der.assign(crl_der.begin(), crl_der.end());
+    for (auto& e : info->entries) {
+        Bytes serial = e.serial;
+        crl.revoked.insert_or_assign(std::move(serial), std::move(e));
+    }
+    info->entries.clear();
+    crl.info = std::move(*info);
+    crls_.insert_or_assign(std::move(key), std::move(crl));
+    return {};
+}
+
+Result<PeerIdentity> Verifier::verify_certificate(const std::vector<Bytes>& chain, std::int64_t now) const {
+    if (auto ok = check_chain_bounds(chain); !ok) return ok.error();
+    auto leaf = crypto::parse_certificate(chain.front());
+    if (!leaf) return make_error(leaf.error().code, "the peer certificate: " + leaf.error().message);
+    if (leaf->is_ca) return make_error(Code::field_invalid, "the peer certificate is a CA certificate");
+    if (now < leaf->not_before || now > leaf->not_after)
+        return make_error(Code::certificate_not_active,
+                          "the peer certificate (serial " + to_hex(leaf->serial) + ") is not valid at " +
+                              format_time(now) + ": valid from " + format_time(leaf->not_before) + " until " +
+                              format_time(leaf->not_after));
+    const std::vector<Bytes> intermediates(chain.begin() + 1, chain.end());
+    if (auto ok = crypto::verify_chain(chain.front(), intermediates, roots_, now, crypto::Usage::tls_client); !ok)
+        return ok.error();
+    if (leaf->subject_cn.empty())
+        return make_error(Code::field_invalid, "the peer certificate has no subject CN (device id)");
+
+    PeerIdentity id;
+    id.device_id = leaf->subject_cn;
+    id.serial_hex = to_hex(strip_leading_zeros(leaf->serial));
+    id.issuer_subject = leaf->issuer;
+    id.rights = std::move(leaf->rights);
+
+    // The CA that signed the leaf: among the chain's CAs and the roots, the
+    // one whose subject is the leaf's issuer and whose key verifies it.
+    auto issuer_name = crypto::certificate_issuer_name(chain.front());
+    if (!issuer_name) return issuer_name.error();
+    const HeldCrl* crl = nullptr;
+    auto consider = [&](const Bytes& candidate) {
+        if (crl != nullptr) return;
+        auto subject = crypto::certificate_subject_name(candidate);
+        if (!subject || *subject != *issuer_name) return;
+        auto ca = crypto::parse_certificate(candidate);
+        if (!ca || !crypto::signed_by(chain.front(), candidate)) return;
+        const auto it = crls_.find(IssuerKey{*subject, ca->public_key});
+        if (it != crls_.end()) crl = &it->second;
+    };
+    if (!crls_.empty()) {
+        for (const auto& c : intermediates) consider(c);
+        for (const auto& r : roots_) consider(r);
+    }
+
+    const std::string who = "the peer certificate " + id.device_id + " (serial " + id.serial_hex + ")";
+    if (crl != nullptr) {
+        id.revocation_checked_at = crl->info.this_update;
+        const bool is_stale = stale(*crl, now);
+        const auto listed = crl->revoked.find(strip_leading_zeros(leaf->serial));
+        if (listed != crl->revoked.end() && !(is_stale && listed->second.reason == kCertificateHold)) {
+            const auto& e = listed->second;
+            return make_error(Code::certificate_not_active,
+                              who + " is revoked: since " + format_time(e.revoked_at) + ", reason " +
+                                  std::to_string(e.reason) + " (" + reason_name(e.reason) + "), per CRL number " +
+                                  std::to_string(crl->info.crl_number) + " of " + format_time(crl->info.this_update));
+        }
+        id.revocation = is_stale ? PeerIdentity::Revocation::unknown : PeerIdentity::Revocation::good;
+    }
+    if (id.revocation == PeerIdentity::Revocation::unknown && options_.require_fresh_revocation)
+        return make_error(Code::certificate_not_active,
+                          who + ": revocation status unknown (" +
+                              (crl ? "the CRL of its issuer is stale: nextUpdate " + format_time(crl->info.next_update)
+                                   : std::string("no CRL of its issuer is held")) +
+                              ") and fresh revocation is required");
+    return id;
+}
+
+Result<PeerIdentity> Verifier::verify_signed_challenge(const std::vector<Bytes>& chain, ByteView challenge,
+                                                       ByteView signature, std::int64_t now) const {
+    if (challenge.size() < kMinChallengeBytes || challenge.size() > kMaxChallengeBytes)
+        return make_error(Code::bad_argument, "a challenge is " + std::to_string(kMinChallengeBytes) + " to " +
+                                                  std::to_string(kMaxChallengeBytes) + " bytes, not " +
+                                                  std::to_string(challenge.size()));
+    if (signature.empty() || signature.size() > kMaxSignatureBytes)
+        return make_error(Code::field_invalid, "the peer's signature is empty or larger than " +
+                                                   std::to_string(kMaxSignatureBytes) + " bytes");
+    if (auto ok = check_chain_bounds(chain); !ok) return ok.error();
+    // The signature first: it is one verification, the chain several.
+    auto leaf = crypto::parse_certificate(chain.front());
+    if (!leaf) return make_error(leaf.error().code, "the peer certificate: " + leaf.error().message);
+    if (!crypto::verify_signature(leaf->public_key, peer_proof_message(challenge), signature))
+        return make_error(Code::bad_possession_proof,
+                          "the peer's signature over the challenge does not verify with its certificate's key");
+    return verify_certificate(chain, now);
+}
+
+bool allows(const PeerIdentity& peer, std::string_view action, std::string_view target) {
+    if (peer.revocation == PeerIdentity::Revocation::revoked) return false;
+    return crypto::rights_allow(peer.rights, action, target);
+}
+
+Bytes peer_proof_message(ByteView challenge) {
+    // Sized up front: GCC 12's -Wstringop-overflow misfires on the
+    // insert/push_back sequence at -O2.
+    const std::size_t label = kPeerProofLabel.size();
+    Bytes m(label + 4 + challenge.size());
+    std::copy(kPeerProofLabel.begin(), kPeerProofLabel.end(), m.begin());
+    const auto n = static_cast<std::uint32_t>(challenge.size());
+    for (int i = 0; i < 4; ++i) m[label + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(n >> (24 - 8 * i));
+    if (!challenge.empty()) std::copy(challenge.begin(), challenge.end(), m.begin() + static_cast<std::ptrdiff_t>(label + 4));
+    return m;
+}
+
+Bytes make_challenge(crypto::Random& rng) { return rng.bytes(kChallengeBytes); }
+
+}  // namespace irp::rp
