@@ -199,28 +199,12 @@ std::string json_escape(const std::string& s) {
 // ---------------------------------------------------------------------------
 // the device side: in-memory storage, a TLS transport, the devices
 
-// No disk I/O on the bench side: an install is a swap under a mutex.
-class MemStorage final : public wallet::Storage {
-public:
-    Result<void> install(const wallet::Credentials& c) override {
-        std::lock_guard lock(mu_);
-        creds_ = c;
-        return {};
-    }
-    Result<std::optional<wallet::Credentials>> load() override {
-        std::lock_guard lock(mu_);
-        return creds_;
-    }
-
-private:
-    std::mutex mu_;
-    std::optional<wallet::Credentials> creds_;
-};
+// No disk I/O on the bench side: wallet::open_memory_storage().
 
 struct Device {
     std::string id;
     Bytes token;
-    MemStorage storage;
+    std::unique_ptr<wallet::Storage> storage = wallet::open_memory_storage();
     bool enrolled = false;
 };
 
@@ -314,12 +298,12 @@ Phase run_phase(const std::string& name, std::vector<Device*>& devs, const Optio
                         eo.key_algorithm = *crypto::parse_key_algorithm(o.key_type);
                         eo.trusted_roots = target.roots;
                         eo.limits.exchange_timeout = Time{o.timeout_ms};
-                        r = wallet::enroll(t, d.storage, eo, *rng, clock);
+                        r = wallet::enroll(t, *d.storage, eo, *rng, clock);
                     } else {
                         wallet::RenewOptions ro;
                         ro.trusted_roots = target.roots;
                         ro.limits.exchange_timeout = Time{o.timeout_ms};
-                        r = wallet::renew(t, d.storage, ro, *rng, clock);
+                        r = wallet::renew(t, *d.storage, ro, *rng, clock);
                     }
                 }
             }  // the connection is closed (close_notify) before the clock stops
@@ -343,6 +327,7 @@ Phase run_phase(const std::string& name, std::vector<Device*>& devs, const Optio
                     fail(std::string("install_") + install_status_name(r->invalid->status), r->invalid->message);
                     break;
                 case wallet::Outcome::Kind::pending: fail("pending", "the server answered Pending"); break;
+                case wallet::Outcome::Kind::checked_in: fail("checked_in", "a CheckedIn answer to an enrollment"); break;
                 case wallet::Outcome::Kind::redirect: fail("redirect", "the server answered Redirect"); break;
             }
         }

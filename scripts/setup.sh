@@ -14,6 +14,7 @@ IRP_PACKAGES=(
     sqlite3 openssl xxd curl gnutls-bin
     postgresql libpq-dev
     libp11-kit-dev softhsm2 opensc
+    chromium  # tests/ui: the admin web page in headless Chromium (Playwright drives /usr/bin/chromium)
 )
 
 irp_install_packages() {
@@ -21,6 +22,7 @@ irp_install_packages() {
     for p in "${IRP_PACKAGES[@]}" "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
+    irp_ui_test_modules
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" -ne 0 ]; then
         echo "missing Debian packages: ${missing[*]}" >&2
@@ -31,6 +33,17 @@ irp_install_packages() {
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# tests/ui's Node modules (playwright-core, pinned by package-lock.json), once.
+irp_ui_test_modules() {
+    [ -d "$IRP_ROOT/tests/ui/node_modules" ] && return 0
+    if ! command -v npm >/dev/null; then
+        echo "npm not found: the e2e_ui test needs node and npm (then: cd tests/ui && npm ci)" >&2
+        return 0
+    fi
+    echo "installing tests/ui node modules (npm ci)"
+    (cd "$IRP_ROOT/tests/ui" && npm ci --no-audit --no-fund >/dev/null)
 }
 
 # irp_build DIR [cmake args...]: configure (once) and build with every core.

@@ -54,6 +54,7 @@ struct HttpFrontends::Impl {
         add_class_routes(r);
         add_revocation_routes(r);
         add_lifecycle_routes(r);
+        add_ui_routes(r);
         for (auto* s : {&admin, &http}) {
             s->set_payload_max_length(64 * 1024);
             s->set_read_timeout(5, 0);

@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "config/config.hpp"
+#include "irp/crypto/crypto.hpp"
 #include "irp/platform/files.hpp"
 
 using json = nlohmann::json;
@@ -61,8 +62,9 @@ struct Api {
         cli.set_connection_timeout(5, 0);
         cli.set_read_timeout(30, 0);
         const httplib::Headers headers{{"Authorization", "Bearer " + token}};
-        auto res = method == "GET" ? cli.Get(path, headers)
-                                   : cli.Post(path, headers, body ? body->dump() : "{}", "application/json");
+        auto res = method == "GET"      ? cli.Get(path, headers)
+                   : method == "DELETE" ? cli.Delete(path, headers)
+                                        : cli.Post(path, headers, body ? body->dump() : "{}", "application/json");
         if (!res) {
             std::fprintf(stderr, "irpctl: cannot reach the admin API at %s: %s\n", url.c_str(),
                          httplib::to_string(res.error()).c_str());
@@ -85,6 +87,69 @@ struct Api {
 std::vector<std::string> cert_row(const json& c) {
     return {str(c, "serial"), str(c, "device_id"), str(c, "status"),
             c.value("revoked", false) ? "revoked (" + str(c, "revocation_reason") + ")" : "-", when(c["not_after"])};
+}
+
+std::vector<std::string> held_row(const json& h) {
+    return {str(h, "id"), str(h, "device_id"), str(h, "class"), str(h, "model"), str(h, "peer"),
+            str(h, "key_sha256").substr(0, 16), str(h, "reason"), str(h, "state"), when(h["first_seen"]), str(h, "asks")};
+}
+const std::vector<std::string> kHeldHead = {"REQUEST", "DEVICE", "CLASS", "MODEL", "FROM", "KEY", "REASON", "STATE",
+                                            "FIRST SEEN", "ASKS"};
+
+// Registrations from a file: JSON ({"registrations": [...]} or a bare array
+// of {"device_id", "class", "public_key", "note"?}) or CSV lines
+// "device_id,class,public_key[,note]" (public key as base64 DER, or the path
+// of a PEM file); '#' starts a comment line.
+std::optional<json> read_registrations(const std::string& path) {
+    auto text = platform::read_file(path);
+    if (!text) {
+        std::fprintf(stderr, "irpctl: %s\n", text.error().message.c_str());
+        return std::nullopt;
+    }
+    json j = json::parse(*text, nullptr, false);
+    if (!j.is_discarded()) {
+        if (j.is_array()) return json{{"registrations", j}};
+        if (j.is_object() && j.contains("registrations")) return j;
+        std::fprintf(stderr, "irpctl: %s: expected {\"registrations\": [...]} or an array\n", path.c_str());
+        return std::nullopt;
+    }
+    json regs = json::array();
+    std::size_t line_no = 0, start = 0;
+    while (start <= text->size()) {
+        const auto nl = text->find('\n', start);
+        std::string line = text->substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+        start = nl == std::string::npos ? text->size() + 1 : nl + 1;
+        ++line_no;
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+        if (line.empty() || line[0] == '#') continue;
+        std::vector<std::string> f;
+        for (std::size_t p = 0;;) {
+            const auto c = line.find(',', p);
+            f.push_back(line.substr(p, c == std::string::npos ? std::string::npos : c - p));
+            if (c == std::string::npos || f.size() == 4) {
+                if (c != std::string::npos) f.back() = line.substr(p);  // the note keeps its commas
+                break;
+            }
+            p = c + 1;
+        }
+        if (f.size() < 3) {
+            std::fprintf(stderr, "irpctl: %s:%zu: expected device_id,class,public_key[,note]\n", path.c_str(), line_no);
+            return std::nullopt;
+        }
+        std::string key = f[2];
+        if (platform::file_exists(key)) {
+            auto pem = platform::read_file(key);
+            if (!pem) {
+                std::fprintf(stderr, "irpctl: %s:%zu: %s\n", path.c_str(), line_no, pem.error().message.c_str());
+                return std::nullopt;
+            }
+            key = *pem;
+        }
+        json e{{"device_id", f[0]}, {"class", f[1]}, {"public_key", key}};
+        if (f.size() == 4) e["note"] = f[3];
+        regs.push_back(std::move(e));
+    }
+    return json{{"registrations", regs}};
 }
 
 std::string query(std::initializer_list<std::pair<std::string, std::string>> kv) {
@@ -152,6 +217,37 @@ int main(int argc, char** argv) {
     class_token->add_option("--device-id", device, "device id")->required();
     auto* crl = app.add_subcommand("crl", "show each domain CA's CRL (current and retired): number, dates, size");
 
+    std::string held_state = "pending", request_id, note, key_file, import_file;
+    std::int64_t hours = 1;
+    auto* held = app.add_subcommand("held", "list enrollments held for approval");
+    held->add_option("--state", held_state, "pending, approved, rejected, issued, expired or all")->capture_default_str();
+    held->add_option("--limit", limit, "how many");
+    auto* approve = app.add_subcommand("approve", "approve a held enrollment: the device's next ask is issued");
+    approve->add_option("request", request_id, "request id (irpctl held)")->required();
+    approve->add_option("--note", note, "a note for the audit log");
+    auto* reject = app.add_subcommand("reject", "reject a held enrollment; the device is told the note");
+    reject->add_option("request", request_id, "request id (irpctl held)")->required();
+    reject->add_option("--note", note, "why (sent to the device)");
+    auto* reg = app.add_subcommand("register", "pre-register a device's public key (it then enrolls with no human step)");
+    reg->add_option("device", device, "device id")->required();
+    reg->add_option("--class", cls, "device class")->required();
+    reg->add_option("--public-key", key_file, "PEM file with the device's public (or private) key")->required();
+    reg->add_option("--note", note, "free text, e.g. the batch");
+    auto* import = app.add_subcommand("import", "pre-register many devices at once, all or nothing (JSON or CSV)");
+    import->add_option("file", import_file, "registrations file")->required();
+    auto* registrations = app.add_subcommand("registrations", "list pre-registered devices");
+    registrations->add_option("--after", after, "page: device ids after this one");
+    registrations->add_option("--limit", limit, "page size (1-1000)");
+    auto* unregister = app.add_subcommand("unregister", "remove a device's pre-registration");
+    unregister->add_option("device", device, "device id")->required();
+    auto* release = app.add_subcommand("release", "release a device: revoke its certificates (cessationOfOperation); "
+                                                  "at its next contact it resets itself");
+    release->add_option("device", device, "device id")->required();
+    auto* surge = app.add_subcommand("surge", "show the surge guard per class");
+    auto* surge_lift = app.add_subcommand("surge-lift", "lift a class's surge guard and approve what it holds");
+    surge_lift->add_option("class", cls, "device class")->required();
+    surge_lift->add_option("--hours", hours, "how long (1-720)")->capture_default_str();
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -196,8 +292,9 @@ int main(int argc, char** argv) {
         return emit(api.call("GET", "/v1/devices" + query({{"after", after}, {"limit", lim}})), [](const json& j) {
             std::vector<std::vector<std::string>> rows;
             for (const auto& d : j["devices"])
-                rows.push_back({str(d, "device_id"), str(d, "class"), when(d["first_seen"]), when(d["last_seen"])});
-            table({"DEVICE", "CLASS", "FIRST SEEN", "LAST SEEN"}, rows);
+                rows.push_back({str(d, "device_id"), str(d, "class"), when(d["first_seen"]), when(d["last_seen"]),
+                                d.contains("released_at") ? "released " + when(d["released_at"]) : "-"});
+            table({"DEVICE", "CLASS", "FIRST SEEN", "LAST SEEN", "RELEASED"}, rows);
         });
     if (*dev)
         return emit(api.call("GET", "/v1/devices/" + device), [](const json& j) {
@@ -290,6 +387,81 @@ int main(int argc, char** argv) {
                                 str(e, "serial").substr(0, 16), str(e, "peer"), str(e, "detail")});
             table({"AT", "ACTOR", "ACTION", "DEVICE", "SERIAL", "FROM", "DETAIL"}, rows);
         });
+    if (*held)
+        return emit(api.call("GET", "/v1/held" + query({{"state", held_state}, {"limit", lim}})), [](const json& j) {
+            std::vector<std::vector<std::string>> rows;
+            for (const auto& h : j["requests"]) rows.push_back(held_row(h));
+            table(kHeldHead, rows);
+        });
+    if (*approve || *reject) {
+        const json body{{"note", note}};
+        return emit(api.call("POST", "/v1/held/" + request_id + (*approve ? "/approve" : "/reject"), &body),
+                    [](const json& h) {
+                        std::printf("request %s of %s: %s\n", str(h, "id").c_str(), str(h, "device_id").c_str(),
+                                    str(h, "state").c_str());
+                    });
+    }
+    if (*reg || *import) {
+        std::optional<json> body;
+        if (*reg) {
+            auto pem = platform::read_file(key_file);
+            if (!pem) {
+                std::fprintf(stderr, "irpctl: %s\n", pem.error().message.c_str());
+                return 2;
+            }
+            // A private key file is accepted for convenience: only its public half leaves.
+            std::string key = *pem;
+            if (key.find("PRIVATE KEY") != std::string::npos) {
+                auto k = crypto::PrivateKey::from_pem(key);
+                if (!k) {
+                    std::fprintf(stderr, "irpctl: %s: %s\n", key_file.c_str(), k.error().message.c_str());
+                    return 2;
+                }
+                key = crypto::to_pem(k->public_key_der(), "PUBLIC KEY");
+            }
+            json e{{"device_id", device}, {"class", cls}, {"public_key", key}};
+            if (!note.empty()) e["note"] = note;
+            body = json{{"registrations", json::array({e})}};
+        } else {
+            body = read_registrations(import_file);
+            if (!body) return 2;
+        }
+        return emit(api.call("POST", "/v1/registrations", &*body),
+                    [](const json& j) { std::printf("registered %s device(s)\n", str(j, "added").c_str()); });
+    }
+    if (*registrations)
+        return emit(api.call("GET", "/v1/registrations" + query({{"after", after}, {"limit", lim}})), [](const json& j) {
+            std::vector<std::vector<std::string>> rows;
+            for (const auto& g : j["registrations"])
+                rows.push_back({str(g, "device_id"), str(g, "class"), str(g, "key_sha256").substr(0, 16),
+                                when(g["created_at"]), str(g, "note")});
+            table({"DEVICE", "CLASS", "KEY", "REGISTERED", "NOTE"}, rows);
+        });
+    if (*unregister)
+        return emit(api.call("DELETE", "/v1/registrations/" + device),
+                    [](const json& j) { std::printf("unregistered %s\n", str(j, "removed").c_str()); });
+    if (*release)
+        return emit(api.call("POST", "/v1/devices/" + device + "/release"), [](const json& j) {
+            std::printf("released %s; revoked %zu certificate(s)\n", str(j, "device_id").c_str(), j["revoked"].size());
+        });
+    if (*surge)
+        return emit(api.call("GET", "/v1/surge"), [](const json& j) {
+            std::printf("threshold: %s new devices per %s s (0 = off)\n", str(j, "max_new_devices").c_str(),
+                        str(j, "window_s").c_str());
+            std::vector<std::vector<std::string>> rows;
+            for (const auto& c : j["classes"])
+                rows.push_back({str(c, "class"), c.value("active", false) ? "HOLDING" : "open",
+                                str(c, "new_devices_in_window"),
+                                c.value("lifted_until", 0) ? when(c["lifted_until"]) : "-"});
+            table({"CLASS", "GUARD", "NEW IN WINDOW", "LIFTED UNTIL"}, rows);
+        });
+    if (*surge_lift) {
+        const json body{{"hours", hours}};
+        return emit(api.call("POST", "/v1/surge/" + cls + "/lift", &body), [](const json& j) {
+            std::printf("surge guard of %s lifted until %s; %s held request(s) approved\n", str(j, "class").c_str(),
+                        when(j["lifted_until"]).c_str(), str(j, "approved").c_str());
+        });
+    }
     if (*crl)
         return emit(api.call("GET", "/v1/crl"), [](const json& j) {
             // A server without retired CAs support answers only the top-level fields.

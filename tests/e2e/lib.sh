@@ -23,3 +23,14 @@ finish() {
     echo "$1: $PASS passed, $FAIL failed"
     [ "$FAIL" = 0 ]
 }
+# start_server CONFIG LOG: runs $SERVER in the background; sets SERVER_PID,
+# and PORT, ADMIN and HTTP from its start-up lines (or exits if it failed).
+start_server() {
+    "$SERVER" run --config "$1" 2>"$2" &
+    SERVER_PID=$!
+    for _ in $(seq 1 100); do grep -q 'CRL and OCSP on' "$2" 2>/dev/null && break; sleep 0.05; done
+    PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$2" | head -1)
+    ADMIN=$(sed -n 's/.*admin API on \(http:\/\/[0-9.:]*\).*/\1/p' "$2" | head -1)
+    HTTP=$(sed -n 's/.*CRL and OCSP on \(http:\/\/[0-9.:]*\).*/\1/p' "$2" | head -1)
+    [ -n "$PORT" ] && [ -n "$ADMIN" ] && [ -n "$HTTP" ] || { echo "server did not start:"; cat "$2"; exit 1; }
+}

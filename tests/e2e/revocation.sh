@@ -13,13 +13,7 @@ trap cleanup EXIT
 
 "$SERVER" init --dir "$WORK/ca" --domain rev.example --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
     --http-listen 127.0.0.1:0 >/dev/null || { echo "init failed"; exit 1; }
-"$SERVER" run --config "$WORK/ca/server.toml" 2>"$WORK/server.log" &
-SERVER_PID=$!
-for _ in $(seq 1 100); do grep -q 'CRL and OCSP on' "$WORK/server.log" 2>/dev/null && break; sleep 0.05; done
-PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/server.log" | head -1)
-ADMIN=$(sed -n 's/.*admin API on \(http:\/\/[0-9.:]*\).*/\1/p' "$WORK/server.log" | head -1)
-HTTP=$(sed -n 's/.*CRL and OCSP on \(http:\/\/[0-9.:]*\).*/\1/p' "$WORK/server.log" | head -1)
-[ -n "$PORT" ] && [ -n "$ADMIN" ] && [ -n "$HTTP" ] || { echo "server did not start:"; cat "$WORK/server.log"; exit 1; }
+start_server "$WORK/ca/server.toml" "$WORK/server.log"
 for _ in $(seq 1 100); do curl -sf "$ADMIN/metrics" >/dev/null 2>&1 && break; sleep 0.05; done
 ROOT="$WORK/ca/root-ca.pem"; CA="$WORK/ca/domain-ca.pem"
 CTLC=("$CTL" --url "$ADMIN" --token-file "$WORK/ca/admin.token")

@@ -868,3 +868,126 @@ TEST_CASE("contract: postgres: the store recovers by itself after a database out
     CHECK(value(store->count_certificates()) == 2);
     CHECK(audit_size(*store) == 2);
 }
+
+// ---- device lifecycle (store/*/lifecycle.cpp) ----
+
+namespace {
+HeldRequest held_row(const std::string& id, const std::string& device, const std::string& key, std::int64_t at) {
+    HeldRequest h;
+    h.id = id;
+    h.device_id = device;
+    h.class_id = "default";
+    h.model = "Cam";
+    h.peer = "192.0.2.1:1";
+    h.reason = "approval";
+    h.method = "none";
+    h.public_key_sha256_hex = key;
+    h.first_seen = at;
+    h.last_seen = at;
+    return h;
+}
+}  // namespace
+
+CONTRACT_CASE("held requests: one open row per device and key, decided once, issued, expired") {
+    BACKEND(b);
+    auto store = open_ok(b);
+    const AuditEvent ev{1000, "device:cam", "hold", "cam", "", "", ""};
+    auto first = store->hold_request(held_row("h1", "cam", "k1", 1000), 10, ev);
+    REQUIRE(first.ok());
+    CHECK(first->second);
+    auto again = store->hold_request(held_row("h2", "cam", "k1", 1100), 10, ev);
+    REQUIRE(again.ok());
+    CHECK_FALSE(again->second);
+    CHECK(again->first.id == "h1");
+    CHECK(again->first.asks == 2);
+    CHECK(again->first.last_seen == 1100);
+    auto other_key = store->hold_request(held_row("h3", "cam", "k2", 1100), 10, ev);
+    REQUIRE(other_key.ok());
+    CHECK(other_key->second);
+    CHECK(store->hold_request(held_row("h4", "cam2", "k4", 1100), 2, ev).error().code == Code::too_many_pending);
+    CHECK(value(store->count_held(HoldState::pending)) == 2);
+
+    auto approved = store->decide_held("h1", true, "admin", "fine", 1200, AuditEvent{1200, "admin", "approve", "cam", "", "", ""});
+    REQUIRE(approved.ok());
+    CHECK(approved->state == HoldState::approved);
+    CHECK(approved->decided_by == "admin");
+    CHECK(store->decide_held("h1", false, "admin", "", 1200, AuditEvent{}).error().code == Code::conflict);
+    CHECK(store->decide_held("zz", false, "admin", "", 1200, AuditEvent{}).error().code == Code::not_found);
+
+    auto rec = issuance("7f10", "cam", 1300);
+    rec.held_request_id = "h1";
+    REQUIRE(store->record_issuance(rec).ok());
+    auto h1 = store->find_held("h1");
+    REQUIRE(h1.ok());
+    CHECK((*h1)->state == HoldState::issued);
+    CHECK((*h1)->serial_hex == "7f10");
+    // A request no longer approved cannot be issued against: nothing is written.
+    auto stray = issuance("7f11", "cam", 1300);
+    stray.held_request_id = "h3";
+    CHECK(store->record_issuance(stray).error().code == Code::request_rejected);
+    CHECK_FALSE(store->find_certificate("7f11")->has_value());
+
+    CHECK(value(store->expire_held(1100)) == 0);
+    CHECK(value(store->expire_held(1101)) == 1);  // h3, last seen at 1100
+    auto list = store->list_held(HoldState::expired, 10);
+    REQUIRE(list.ok());
+    REQUIRE(list->size() == 1);
+    CHECK(list->front().id == "h3");
+}
+
+CONTRACT_CASE("registrations: all or nothing, found by device, removed") {
+    BACKEND(b);
+    auto store = open_ok(b);
+    const AuditEvent ev{1000, "admin", "register", "", "", "", ""};
+    const Registration a{"cam-1", "default", Bytes{1, 2, 3}, "aa", 1000, "n"};
+    const Registration c{"cam-2", "default", Bytes{4}, "bb", 1000, ""};
+    REQUIRE(store->add_registrations({a, c}, ev).ok());
+    const Registration d{"cam-3", "default", Bytes{5}, "cc", 1000, ""};
+    CHECK(store->add_registrations({d, a}, ev).error().code == Code::already_exists);
+    CHECK_FALSE(store->find_registration("cam-3")->has_value());  // the whole import failed
+    auto got = store->find_registration("cam-1");
+    REQUIRE(got.ok());
+    REQUIRE(got->has_value());
+    CHECK((*got)->public_key == Bytes{1, 2, 3});
+    CHECK((*got)->note == "n");
+    auto page = store->list_registrations("cam-1", 10);
+    REQUIRE(page.ok());
+    REQUIRE(page->size() == 1);
+    CHECK(page->front().device_id == "cam-2");
+    REQUIRE(store->remove_registration("cam-1", ev).ok());
+    CHECK(store->remove_registration("cam-1", ev).error().code == Code::not_found);
+}
+
+CONTRACT_CASE("surge counters, check-ins and release") {
+    BACKEND(b);
+    auto store = open_ok(b);
+    REQUIRE(store->record_issuance(issuance("7f20", "d1", 1000)).ok());
+    REQUIRE(store->record_issuance(issuance("7f21", "d2", 2000)).ok());
+    auto r2 = issuance("7f22", "d2", 2100);
+    r2.certificate.replaces = "7f21";
+    REQUIRE(store->record_issuance(r2).ok());
+    CHECK(value(store->count_new_devices("sensor-v1", 1500)) == 1);
+    CHECK(value(store->count_new_devices("sensor-v1", 0)) == 2);
+    CHECK(value(store->surge_lifted_until("default")) == 0);
+    REQUIRE(store->lift_surge("default", 5000, AuditEvent{1, "admin", "surge-lift", "", "", "", ""}).ok());
+    CHECK(value(store->surge_lifted_until("default")) == 5000);
+
+    REQUIRE(store->touch_device("d1", 3000).ok());
+    REQUIRE(store->touch_device("d1", 2500).ok());  // never backwards
+    CHECK((*store->find_device("d1"))->last_seen == 3000);
+    CHECK(store->touch_device("nobody", 1).error().code == Code::not_found);
+    auto unseen = store->devices_unseen_since(2500, 10);
+    REQUIRE(unseen.ok());
+    CHECK(*unseen == std::vector<std::string>{"d2"});
+
+    auto revoked = store->release_device("d2", 4000, AuditEvent{4000, "admin", "release", "d2", "", "", ""});
+    REQUIRE(revoked.ok());
+    CHECK(*revoked == std::vector<std::string>{"7f21", "7f22"});
+    CHECK(cert(*store, "7f22").revocation_reason == kReasonCessationOfOperation);
+    CHECK((*store->find_device("d2"))->released_at == std::optional<std::int64_t>(4000));
+    CHECK(store->release_device("d2", 4001, AuditEvent{}).error().code == Code::conflict);
+    CHECK(store->release_device("nobody", 4001, AuditEvent{}).error().code == Code::not_found);
+    auto after = store->devices_unseen_since(10'000, 10);
+    REQUIRE(after.ok());
+    CHECK(*after == std::vector<std::string>{"d1"});  // a released device is not released again
+}

@@ -1,10 +1,11 @@
-// idwallet: enroll | renew | show. Exit codes are documented in README.md
+// idwallet: enroll | renew | check-in | show. Exit codes are documented in README.md
 // ("idwallet exit codes") and mirror the error categories.
 #include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <thread>
 
 #include "idwallet.hpp"
 #include "tls_transport.hpp"
@@ -29,6 +30,7 @@ enum Exit : int {
     kProtocol = 8,     // protocol error (1xx)
     kRetryLater = 9,   // pending, or the server is temporarily unavailable
     kRedirect = 10,    // the server sent us elsewhere
+    kReset = 11,       // released or revoked: key and certificate wiped (factory reset)
 };
 
 int exit_for(Code c) {
@@ -133,14 +135,24 @@ int report(const char* verb, const char* noun, const std::string& store, const R
         case wallet::Outcome::Kind::rejected:
             std::fprintf(stderr, "idwallet: %s rejected by the server: %s (%u %s)%s\n", noun, o.rejection.message.c_str(),
                          static_cast<unsigned>(o.rejection.code), code_name(o.rejection.code), req.c_str());
+            if (o.reset) {
+                std::fprintf(stderr, "idwallet: factory reset: key and certificate removed from %s; enroll again\n",
+                             store.c_str());
+                return kReset;
+            }
             return exit_for(o.rejection.code);
+        case wallet::Outcome::Kind::checked_in:
+            std::printf("%s: next check-in in %u s%s\n", verb, o.checked_in.next_check_in_seconds,
+                        o.checked_in.renew_now ? "; the server asks for a renewal now" : "");
+            return kOk;
         case wallet::Outcome::Kind::invalid:
             std::fprintf(stderr, "idwallet: %s: the issued certificate was NOT installed: %s (install error %02u %s)%s\n", noun,
                          o.invalid->message.c_str(), static_cast<unsigned>(o.invalid->status),
                          install_status_name(o.invalid->status), req.c_str());
             return o.invalid->status == InstallStatus::storage_write_failed ? kStorage : kInvalid;
         case wallet::Outcome::Kind::pending:
-            std::fprintf(stderr, "idwallet: %s pending; retry in %u s%s\n", noun, o.retry_after_seconds, req.c_str());
+            std::fprintf(stderr, "idwallet: %s held for approval; retry in %u s%s\n", noun, o.retry_after_seconds,
+                         req.c_str());
             return kRetryLater;
         case wallet::Outcome::Kind::redirect:
             std::fprintf(stderr, "idwallet: %s redirected to %s (domain %s)%s\n", noun, o.redirect.server.c_str(),
@@ -161,7 +173,11 @@ int main(int argc, char** argv) {
 
     Connection conn;
     std::string trust, device_id, class_id = "default", token_hex, token_file, store, key_type = "ecdsa-p256";
-    auto* enroll = app.add_subcommand("enroll", "generate a key pair and enroll with a bootstrap token");
+    std::string bootstrap_key_file, idevid_chain_file, model;
+    bool wait = false;
+    unsigned max_wait_s = 86'400;
+    auto* enroll = app.add_subcommand("enroll", "generate a key pair and enroll (token, pre-registered key, "
+                                                "manufacturer certificate, or approval)");
     enroll->add_option("--server", conn.server, "HOST:PORT of the domain server")->required();
     enroll->add_option("--server-name", conn.server_name, "name the server certificate must carry (default: HOST)");
     enroll->add_option("--trust", trust, "PEM file with the trusted root(s)")->required();
@@ -171,6 +187,17 @@ int main(int argc, char** argv) {
     enroll->add_option("--token-file", token_file, "file holding the bootstrap token, hex")->excludes(tok);
     enroll->add_option("--store", store, "directory for device.key and device.crt")->required();
     enroll->add_option("--key-type", key_type, "ecdsa-p256, ecdsa-p384 or ed25519")->capture_default_str();
+    auto* bkey = enroll->add_option("--bootstrap-key", bootstrap_key_file,
+                                    "PEM private key registered with the domain (or of the manufacturer certificate)")
+                     ->excludes(tok);
+    enroll->add_option("--idevid-chain", idevid_chain_file, "PEM manufacturer certificate (then intermediates)")
+        ->needs(bkey);
+    enroll->add_option("--model", model, "model name shown to an approver");
+    enroll->add_flag("--wait", wait, "if held for approval, re-ask on the server's schedule until answered");
+    enroll->add_option("--max-wait", max_wait_s, "with --wait: give up after this many seconds")->capture_default_str();
+
+    auto* checkin = app.add_subcommand("check-in", "tell the server this device is alive (learns of release/revocation)");
+    checkin->add_option("--store", store, "the wallet directory")->required();
 
     bool same_key = false;
     auto* renew = app.add_subcommand("renew", "renew the installed certificate (new key pair by default)");
@@ -190,8 +217,8 @@ int main(int argc, char** argv) {
     const std::chrono::milliseconds timeout(timeout_ms);
 
     if (*enroll) {
-        if (token_hex.empty() == token_file.empty())
-            return say_error("enroll", make_error(Code::bad_argument, "give exactly one of --token and --token-file"));
+        if (!token_hex.empty() && !token_file.empty())
+            return say_error("enroll", make_error(Code::bad_argument, "give at most one of --token and --token-file"));
         if (!token_file.empty()) {
             auto t = platform::read_file(token_file, 4096);
             if (!t) return say_error("enroll", t.error());
@@ -199,8 +226,22 @@ int main(int argc, char** argv) {
             while (!token_hex.empty() && (token_hex.back() == '\n' || token_hex.back() == '\r')) token_hex.pop_back();
         }
         wallet::EnrollOptions o;
-        if (!from_hex(token_hex, o.token) || o.token.size() != 32)
+        if (!token_hex.empty() && (!from_hex(token_hex, o.token) || o.token.size() != 32))
             return say_error("enroll", make_error(Code::bad_argument, "the token must be 32 bytes written as 64 hex digits"));
+        if (!bootstrap_key_file.empty()) {
+            auto pem = platform::read_file(bootstrap_key_file);
+            if (!pem) return say_error("enroll", pem.error());
+            auto k = crypto::PrivateKey::from_pem(*pem);
+            if (!k) return say_error("enroll", make_error(Code::file_error, "'" + bootstrap_key_file + "': " + k.error().message));
+            o.bootstrap_key = std::make_shared<const crypto::PrivateKey>(std::move(k.value()));
+        }
+        if (!idevid_chain_file.empty()) {
+            auto chain = read_roots(idevid_chain_file);
+            if (!chain) return say_error("enroll", chain.error());
+            o.bootstrap_chain = std::move(chain.value());
+        }
+        if (model.size() > 64) return say_error("enroll", make_error(Code::bad_argument, "--model is at most 64 characters"));
+        o.model = model;
         if (!is_valid_identifier(device_id))
             return say_error("enroll", make_error(Code::bad_argument, "device id must be 1-64 characters from [A-Za-z0-9._-]"));
         const auto alg = crypto::parse_key_algorithm(key_type);
@@ -213,13 +254,25 @@ int main(int argc, char** argv) {
         o.limits.exchange_timeout = Time{timeout_ms};
         o.key_algorithm = *alg;
         o.trusted_roots = conn.roots;
-        auto t = connect(conn, timeout);
-        if (!t) return say_error("cannot reach " + conn.server, t.error());
         auto storage = wallet::open_directory_storage(store);
-        auto r = wallet::enroll(**t, *storage, o, *rng, clock);
-        if (r && r->kind == wallet::Outcome::Kind::installed)
-            if (auto s = save_connection(store, conn); !s) return say_error("enroll", s.error());
-        return report("enrolled", "enrollment", store, r);
+        // Held for approval: re-ask on the server's schedule (its
+        // retry-after doubles per ask, docs/PROTOCOL.md "Held requests"),
+        // each wait clamped to 1 s .. 1 h and to what is left of --max-wait.
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(max_wait_s);
+        for (;;) {
+            auto t = connect(conn, timeout);
+            if (!t) return say_error("cannot reach " + conn.server, t.error());
+            auto r = wallet::enroll(**t, *storage, o, *rng, clock);
+            if (r && r->kind == wallet::Outcome::Kind::installed)
+                if (auto s = save_connection(store, conn); !s) return say_error("enroll", s.error());
+            if (!wait || !r || r->kind != wallet::Outcome::Kind::pending) return report("enrolled", "enrollment", store, r);
+            const auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0) return report("enrolled", "enrollment", store, r);
+            const auto pause = std::min<std::int64_t>({std::max<std::int64_t>(r->retry_after_seconds, 1), 3600, left.count()});
+            std::fprintf(stderr, "idwallet: held for approval [request %s]; asking again in %lld s\n",
+                         r->request_id.c_str(), static_cast<long long>(pause));
+            std::this_thread::sleep_for(std::chrono::seconds(pause));
+        }
     }
     if (*renew) {
         auto c = load_connection(store);
@@ -232,6 +285,16 @@ int main(int argc, char** argv) {
         if (!t) return say_error("cannot reach " + c->server, t.error());
         auto storage = wallet::open_directory_storage(store);
         return report("renewed", "renewal", store, wallet::renew(**t, *storage, o, *rng, clock));
+    }
+    if (*checkin) {
+        auto c = load_connection(store);
+        if (!c) return say_error("check-in", c.error());
+        wallet::CheckInOptions o;
+        o.limits.exchange_timeout = Time{timeout_ms};
+        auto t = connect(*c, timeout);
+        if (!t) return say_error("cannot reach " + c->server, t.error());
+        auto storage = wallet::open_directory_storage(store);
+        return report("checked in", "check-in", store, wallet::check_in(**t, *storage, o, *rng, clock));
     }
     if (*show) {
         auto storage = wallet::open_directory_storage(store);

@@ -39,12 +39,28 @@ struct Credentials {
     std::vector<Bytes> chain;  // DER: issuing CA first, root last
 };
 
+// An enrollment the server holds for approval: the key it was asked for
+// must survive until the answer (a restart included), or the approval would
+// be for a key the device no longer has.
+struct PendingEnrollment {
+    std::shared_ptr<const crypto::PrivateKey> key;
+    std::string request_id;
+    std::string device_id;
+    std::string class_id;
+};
+
 class Storage {
 public:
     virtual ~Storage() = default;
     // Atomic: afterwards the old pair or the new pair is installed, never a mix.
     virtual Result<void> install(const Credentials& c) = 0;
     virtual Result<std::optional<Credentials>> load() = 0;
+    // A held enrollment (one at a time); cleared once answered for good.
+    virtual Result<void> save_pending(const PendingEnrollment& p) = 0;
+    virtual Result<std::optional<PendingEnrollment>> load_pending() = 0;
+    virtual Result<void> clear_pending() = 0;
+    // Factory reset: key, certificate and any held enrollment are gone.
+    virtual Result<void> wipe() = 0;
 };
 
 struct Clock {
@@ -70,7 +86,7 @@ struct Expectation {
 std::optional<InstallFailure> validate_issued(const Issued& issued, const Expectation& expect);
 
 struct Outcome {
-    enum class Kind { installed, rejected, pending, redirect, invalid };
+    enum class Kind { installed, rejected, pending, redirect, invalid, checked_in };
     Kind kind = Kind::rejected;
     std::string request_id;
     Error rejection;                      // rejected: the server's code and sentence
@@ -79,12 +95,24 @@ struct Outcome {
     Redirect redirect;                      // redirect
     crypto::CertInfo certificate;           // installed
     bool install_confirmed = false;         // the server recorded the install
+    CheckedIn checked_in;                   // checked_in
+    // rejected: the server said the device was released, or (check-in) that
+    // its certificate is revoked or expired; the wallet wiped its key and
+    // certificate (factory reset) and must enroll again, with its new owner.
+    bool reset = false;
 };
 
 struct EnrollOptions {
     std::string device_id;
     std::string class_id;
-    Bytes token;  // the bootstrap token burned in at manufacture
+    // How the device proves it belongs (docs/PROTOCOL.md, "Bootstrap
+    // methods"): a class token, a bootstrap key (pre-registered; with a
+    // chain: a manufacturer certificate, leaf first), or nothing (the
+    // server may hold the request for approval).
+    Bytes token;  // the bootstrap token burned in at manufacture; empty: none
+    std::shared_ptr<const crypto::PrivateKey> bootstrap_key;
+    std::vector<Bytes> bootstrap_chain;
+    std::string model;  // shown to the approver
     KeyAlgorithm key_algorithm = KeyAlgorithm::ecdsa_p256;
     std::vector<Bytes> trusted_roots;
     Limits limits;
@@ -102,9 +130,19 @@ struct RenewOptions {
 Result<Outcome> enroll(Transport& t, Storage& s, const EnrollOptions& o, crypto::Random& rng, const Clock& clock);
 Result<Outcome> renew(Transport& t, Storage& s, const RenewOptions& o, crypto::Random& rng, const Clock& clock);
 
+struct CheckInOptions {
+    Limits limits;
+};
+// Tells the server the device is alive and still holds its certificate's
+// key; learns when to check in next and whether to renew now.
+Result<Outcome> check_in(Transport& t, Storage& s, const CheckInOptions& o, crypto::Random& rng, const Clock& clock);
+
 // The POSIX store: DIR/device.key (PKCS#8 PEM, 0600) and DIR/device.crt
 // (leaf then chain, PEM), installed by write-temp/fsync/rename with
-// roll-forward recovery of an interrupted install.
+// roll-forward recovery of an interrupted install; a held enrollment in
+// DIR/pending.key (0600) and DIR/pending.id.
 std::unique_ptr<Storage> open_directory_storage(const std::string& dir);
+// Credentials in RAM only (tests, benchmarks, firmware with its own persistence).
+std::unique_ptr<Storage> open_memory_storage();
 
 }  // namespace irp::wallet

@@ -9,6 +9,7 @@
 //   only device.crt.new -> crash between 2 and 3: roll it forward
 //   only device.key.new -> step 1 unfinished: discard it (old pair intact)
 #include <cstdio>
+#include <mutex>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -55,6 +56,59 @@ public:
         return std::optional<Credentials>(std::move(c));
     }
 
+    Result<void> save_pending(const PendingEnrollment& p) override {
+        if (auto r = platform::make_dirs(dir_, 0700); !r) return r;
+        // The id file last: a pending.id always has its key beside it.
+        if (auto r = platform::write_file_atomic(dir_ + "/pending.key", p.key->to_pem(), 0600); !r) return r;
+        return platform::write_file_atomic(dir_ + "/pending.id",
+                                           p.request_id + "\n" + p.device_id + "\n" + p.class_id + "\n", 0600);
+    }
+
+    Result<std::optional<PendingEnrollment>> load_pending() override {
+        if (!platform::file_exists(dir_ + "/pending.id")) return std::optional<PendingEnrollment>{};
+        auto id = platform::read_file(dir_ + "/pending.id", 1024);
+        if (!id) return id.error();
+        auto pem = platform::read_file(dir_ + "/pending.key");
+        if (!pem) return pem.error();
+        auto key = crypto::PrivateKey::from_pem(*pem);
+        if (!key) return make_error(Code::file_error, "'" + dir_ + "/pending.key': " + key.error().message);
+        std::vector<std::string> lines;
+        std::size_t start = 0;
+        for (std::size_t nl; (nl = id->find('\n', start)) != std::string::npos; start = nl + 1)
+            lines.push_back(id->substr(start, nl - start));
+        if (lines.size() != 3) return make_error(Code::file_error, "'" + dir_ + "/pending.id' is malformed");
+        PendingEnrollment p;
+        p.key = std::make_shared<const crypto::PrivateKey>(std::move(key.value()));
+        p.request_id = lines[0];
+        p.device_id = lines[1];
+        p.class_id = lines[2];
+        return std::optional<PendingEnrollment>(std::move(p));
+    }
+
+    Result<void> clear_pending() override {
+        for (const char* f : {"/pending.id", "/pending.key"}) {
+            const std::string path = dir_ + f;
+            if (std::remove(path.c_str()) != 0 && platform::file_exists(path))
+                return make_error(Code::file_error, "cannot remove '" + path + "'");
+        }
+        return {};
+    }
+
+    Result<void> wipe() override {
+        if (auto r = clear_pending(); !r) return r;
+        // The certificate first: a key without a certificate is not an identity.
+        for (const std::string& path : {crt_ + ".new", crt_, key_ + ".new", key_}) {
+            if (std::remove(path.c_str()) != 0 && platform::file_exists(path))
+                return make_error(Code::file_error, "cannot remove '" + path + "'");
+        }
+        const int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0) {
+            ::fsync(fd);
+            ::close(fd);
+        }
+        return {};
+    }
+
 private:
     Result<void> rename_durably(const std::string& from, const std::string& to) {
         if (std::rename(from.c_str(), to.c_str()) != 0)
@@ -86,7 +140,49 @@ private:
     std::string crt_;
 };
 
+// RAM only: for tests, benchmarks, and devices whose firmware persists the
+// credentials some other way. Survives nothing.
+class MemoryStorage final : public Storage {
+public:
+    Result<void> install(const Credentials& c) override {
+        std::lock_guard lock(mu_);
+        creds_ = c;
+        return {};
+    }
+    Result<std::optional<Credentials>> load() override {
+        std::lock_guard lock(mu_);
+        return creds_;
+    }
+    Result<void> save_pending(const PendingEnrollment& p) override {
+        std::lock_guard lock(mu_);
+        pending_ = p;
+        return {};
+    }
+    Result<std::optional<PendingEnrollment>> load_pending() override {
+        std::lock_guard lock(mu_);
+        return pending_;
+    }
+    Result<void> clear_pending() override {
+        std::lock_guard lock(mu_);
+        pending_.reset();
+        return {};
+    }
+    Result<void> wipe() override {
+        std::lock_guard lock(mu_);
+        pending_.reset();
+        creds_.reset();
+        return {};
+    }
+
+private:
+    std::mutex mu_;
+    std::optional<Credentials> creds_;
+    std::optional<PendingEnrollment> pending_;
+};
+
 }  // namespace
+
+std::unique_ptr<Storage> open_memory_storage() { return std::make_unique<MemoryStorage>(); }
 
 std::unique_ptr<Storage> open_directory_storage(const std::string& dir) {
     return std::make_unique<DirectoryStorage>(dir);

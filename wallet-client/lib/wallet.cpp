@@ -24,6 +24,10 @@ struct Exchange {
     // enroll
     std::string class_id;
     Bytes token;
+    std::shared_ptr<const crypto::PrivateKey> bootstrap_key;
+    std::vector<Bytes> bootstrap_chain;
+    std::string model;
+    std::optional<PendingEnrollment> pending;  // a held request this enrollment continues
     KeyAlgorithm algorithm = KeyAlgorithm::ecdsa_p256;
     // renew
     std::optional<Credentials> current;
@@ -37,8 +41,15 @@ struct Exchange {
 
     Result<void> on_challenge(ClientSession& s, const ChallengeReceived& c) {
         domain = c.hello.domain;
+        if (op == Operation::check_in) {
+            const Bytes sig = current->key->sign(check_in_message(c.transcript), rng);
+            if (sig.empty()) return make_error(Code::internal, "signing with the current key failed");
+            return s.send_check_in(sig, clock.monotonic());
+        }
         const auto& offered = c.hello.key_algorithms;
-        if (same_key && current) {
+        if (pending) {
+            new_key = pending->key;  // the key the held request was made for
+        } else if (same_key && current) {
             new_key = current->key;
         } else {
             const KeyAlgorithm alg = current ? current->key->algorithm() : algorithm;
@@ -55,8 +66,19 @@ struct Exchange {
         if (!csr) return csr.error();
         const Time now = clock.monotonic();
         if (op == Operation::enroll) {
-            const auto proof = token_proof(token, c.transcript, *csr);
-            return s.send_enroll(std::move(csr.value()), Bytes(proof.begin(), proof.end()), now);
+            EnrollProof p;
+            if (!token.empty()) {
+                const auto proof = token_proof(token, c.transcript, *csr);
+                p.token_proof.assign(proof.begin(), proof.end());
+            } else if (bootstrap_key) {
+                p.bootstrap_signature = bootstrap_key->sign(bootstrap_message(c.transcript, *csr), rng);
+                if (p.bootstrap_signature.empty()) return make_error(Code::internal, "signing with the bootstrap key failed");
+                if (bootstrap_chain.empty())
+                    p.bootstrap_key = bootstrap_key->public_key_der();
+                else
+                    p.bootstrap_chain = bootstrap_chain;
+            }
+            return s.send_enroll(std::move(csr.value()), std::move(p), now);
         }
         const Bytes sig = current->key->sign(renewal_message(c.transcript, *csr), rng);
         if (sig.empty()) return make_error(Code::internal, "signing with the current key failed");
@@ -69,11 +91,18 @@ struct Exchange {
             outcome.kind = Outcome::Kind::rejected;
             outcome.rejection = make_error(rej->code, rej->message);
             s.finish();
-            return {};
+            return on_rejected(rej->code);
         }
         if (auto* p = std::get_if<Pending>(&a.result)) {
             outcome.kind = Outcome::Kind::pending;
             outcome.retry_after_seconds = p->retry_after_seconds;
+            s.finish();
+            if (op != Operation::enroll) return {};
+            return storage.save_pending(PendingEnrollment{new_key, a.request_id, device_id, class_id});
+        }
+        if (auto* c = std::get_if<CheckedIn>(&a.result)) {
+            outcome.kind = Outcome::Kind::checked_in;
+            outcome.checked_in = *c;
             s.finish();
             return {};
         }
@@ -100,7 +129,26 @@ struct Exchange {
         }
         outcome.kind = Outcome::Kind::installed;
         outcome.certificate = std::move(parsed.value());
+        if (pending)
+            if (auto r = storage.clear_pending(); !r) return r;
         return s.send_install_report(InstallStatus::installed, serial, clock.monotonic());
+    }
+
+    // What a refusal means for what the device holds.
+    Result<void> on_rejected(Code code) {
+        // Released by its owner, or (check-in) its certificate is revoked or
+        // expired: stop using the identity at once (docs/PROTOCOL.md,
+        // "Release").
+        const bool dead = code == Code::device_released ||
+                          (op == Operation::check_in && code == Code::certificate_not_active);
+        if (dead && op != Operation::enroll) {
+            if (auto r = storage.wipe(); !r) return r;
+            outcome.reset = true;
+            return {};
+        }
+        // An administrator said no: the held request is over.
+        if (op == Operation::enroll && pending && code == Code::request_rejected) return storage.clear_pending();
+        return {};
     }
 
     Result<Outcome> run() {
@@ -108,6 +156,8 @@ struct Exchange {
         cfg.operation = op;
         cfg.device_id = device_id;
         cfg.class_id = op == Operation::enroll ? class_id : "";
+        if (pending) cfg.held_request_id = pending->request_id;
+        cfg.model = model;
         if (current) cfg.current_certificate = current->certificate;
         cfg.limits = limits;
         ClientSession s(std::move(cfg), rng, transport.channel_binding(), clock.monotonic());
@@ -155,8 +205,31 @@ Result<Outcome> enroll(Transport& t, Storage& s, const EnrollOptions& o, crypto:
     Exchange x{t, s, rng, clock, Operation::enroll, o.device_id};
     x.class_id = o.class_id;
     x.token = o.token;
+    x.bootstrap_key = o.bootstrap_key;
+    x.bootstrap_chain = o.bootstrap_chain;
+    x.model = o.model;
     x.algorithm = o.key_algorithm;
+    if (!o.token.empty() && o.bootstrap_key)
+        return make_error(Code::bad_argument, "give a token or a bootstrap key, not both");
+    if (!o.bootstrap_chain.empty() && !o.bootstrap_key)
+        return make_error(Code::bad_argument, "a manufacturer certificate needs its key");
+    auto held = s.load_pending();
+    if (!held) return held.error();
+    // A held request is continued only by the same device and class.
+    if (*held && (*held)->device_id == o.device_id && (*held)->class_id == o.class_id) x.pending = std::move(**held);
     x.trusted_roots = o.trusted_roots;
+    x.limits = o.limits;
+    return x.run();
+}
+
+Result<Outcome> check_in(Transport& t, Storage& s, const CheckInOptions& o, crypto::Random& rng, const Clock& clock) {
+    auto cur = s.load();
+    if (!cur) return cur.error();
+    if (!cur.value()) return make_error(Code::file_error, "no certificate is installed; enroll first");
+    auto info = crypto::parse_certificate(cur.value()->certificate);
+    if (!info) return make_error(Code::file_error, "the installed certificate does not parse: " + info.error().message);
+    Exchange x{t, s, rng, clock, Operation::check_in, info->subject_cn};
+    x.current = std::move(*cur.value());
     x.limits = o.limits;
     return x.run();
 }

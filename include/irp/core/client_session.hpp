@@ -24,9 +24,11 @@ struct ClientSessionConfig {
     std::string device_id;
     std::string class_id;       // enroll
     Bytes current_certificate;  // renew and check-in (DER)
-    std::string held_request_id;  // enroll: re-asking about a held request
-    std::string model;            // enroll: shown to an approver
     Limits limits;
+    // Added after `limits` so that positional initialisers written for the
+    // earlier struct still compile.
+    std::string held_request_id{};  // enroll: re-asking about a held request
+    std::string model{};            // enroll: shown to an approver
 };
 
 // How an enrolling device proves it belongs (docs/PROTOCOL.md, "Bootstrap
