@@ -69,6 +69,7 @@ Result<Screening> HoldDesk::screen(const RequestReceived& req, const net::PeerIn
         }
     }
     if (proof == Proof::none) return hold(req, peer, proof, "approval");
+    if (policy().surge_max_new_devices == 0) return Screening{};  // the guard is off: no lookups
     auto known = store_.find_device(req.device_id);
     if (!known) return known.error();
     if (!*known) {  // the surge guard counts new devices only
