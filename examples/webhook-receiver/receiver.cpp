@@ -79,15 +79,12 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: irp-webhook-receiver --secret-file FILE [--listen HOST:PORT]\n");
         return 2;
     }
-    auto text = irp::platform::read_file(secret_file, 4096);
-    irp::Bytes secret;
-    std::string hex = text ? *text : "";
-    while (!hex.empty() && (hex.back() == '\n' || hex.back() == '\r')) hex.pop_back();
-    if (!text || !irp::from_hex(hex, secret) || secret.size() < 16) {
-        std::fprintf(stderr, "irp-webhook-receiver: '%s' must hold at least 16 bytes as hex\n", secret_file.c_str());
+    auto secret = irp::platform::read_hex_secret(secret_file, 16, "webhook secret");
+    if (!secret) {
+        std::fprintf(stderr, "irp-webhook-receiver: %s\n", secret.error().message.c_str());
         return 2;
     }
-    Verifier verifier(std::move(secret));
+    Verifier verifier(std::move(secret.value()));
     httplib::Server srv;
     srv.set_payload_max_length(64 * 1024);
     std::mutex out_mu;

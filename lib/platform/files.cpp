@@ -96,4 +96,17 @@ bool file_exists(const std::string& path) {
     return std::filesystem::exists(path, ec);
 }
 
+Result<Bytes> read_hex_secret(const std::string& path, std::size_t min_bytes, const std::string& what) {
+    auto text = read_file(path);
+    if (!text) return text.error();
+    std::string hex;
+    for (const char c : *text)
+        if (c != '\n' && c != '\r' && c != ' ') hex.push_back(c);
+    Bytes secret;
+    if (!from_hex(hex, secret) || secret.size() < min_bytes)
+        return make_error(Code::config_invalid, what + " '" + path + "' must be at least " + std::to_string(min_bytes) +
+                                                    " bytes written as hex");
+    return secret;
+}
+
 }  // namespace irp::platform

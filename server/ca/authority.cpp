@@ -184,16 +184,9 @@ Result<std::map<std::string, Bytes>> load_class_secrets(const Config& cfg) {
             out[name] = {};
             continue;
         }
-        auto text = platform::read_file(cls.secret_file);
-        if (!text) return text.error();
-        std::string hex = *text;
-        hex.erase(std::remove_if(hex.begin(), hex.end(), [](char c) { return c == '\n' || c == '\r' || c == ' '; }),
-                  hex.end());
-        Bytes secret;
-        if (!from_hex(hex, secret) || secret.size() < 16)
-            return make_error(Code::config_invalid,
-                              "class secret '" + cls.secret_file + "' must be at least 16 bytes written as hex");
-        out[name] = std::move(secret);
+        auto secret = platform::read_hex_secret(cls.secret_file, 16, "class secret");
+        if (!secret) return secret.error();
+        out[name] = std::move(secret.value());
     }
     return out;
 }

@@ -95,15 +95,7 @@ void Webhook::run() {
 }
 
 Result<Bytes> load_webhook_secret(const std::string& path) {
-    auto text = platform::read_file(path, 4096);
-    if (!text) return text.error();
-    std::string hex = *text;
-    hex.erase(std::remove_if(hex.begin(), hex.end(), [](char c) { return c == '\n' || c == '\r' || c == ' '; }),
-              hex.end());
-    Bytes secret;
-    if (!from_hex(hex, secret) || secret.size() < 16)
-        return make_error(Code::config_invalid, "webhook secret '" + path + "' must be at least 16 bytes written as hex");
-    return secret;
+    return platform::read_hex_secret(path, 16, "webhook secret");
 }
 
 }  // namespace irp::server

@@ -189,7 +189,7 @@ TEST_CASE("the surge guard holds new devices beyond the threshold until an admin
     p.surge_max_new_devices = 2;
     p.surge_window_s = 3600;
     f.holds.set_policy(p);
-    const auto a = f.enroll("dev-a", "ra");
+    f.enroll("dev-a", "ra");
     f.enroll("dev-b", "rb");
     auto key = new_key(*f.rng);
     const Answer held_answer =
@@ -221,7 +221,6 @@ TEST_CASE("the surge guard holds new devices beyond the threshold until an admin
         r.held_request_id = "rc";
         check_rejected(f.svc.on_request(r, kPeer), Code::bad_token_proof);
     }
-    (void)a;
 }
 
 TEST_CASE("check-in: alive is recorded; released and revoked devices are told so") {

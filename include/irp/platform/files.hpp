@@ -18,6 +18,11 @@ Result<std::string> read_file(const std::string& path, std::size_t max_bytes = 1
 // never a mix; a crash leaves at most a stray temporary file.
 Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode);
 
+// A secret kept as hex in a file (class secrets, the webhook secret):
+// whitespace and line ends are ignored. Not hex, or fewer than `min_bytes`
+// bytes: config_invalid, naming `what` and the file.
+Result<Bytes> read_hex_secret(const std::string& path, std::size_t min_bytes, const std::string& what);
+
 // Creates `path` (and parents) with `mode` if it does not exist.
 Result<void> make_dirs(const std::string& path, mode_t mode);
 

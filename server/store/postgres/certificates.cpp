@@ -39,9 +39,6 @@ DeviceRecord read_device(const Row& row) {
     return d;
 }
 
-std::int64_t clamp_limit(std::size_t limit) {
-    return static_cast<std::int64_t>(std::min<std::size_t>(limit, 10'000));
-}
 
 }  // namespace
 

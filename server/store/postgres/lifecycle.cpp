@@ -42,8 +42,6 @@ Registration read_registration(const Row& row) {
 const std::string kSelectRegistration =
     "SELECT device_id, class_id, public_key, public_key_sha256, created_at, note FROM registrations";
 
-std::int64_t clamp(std::size_t limit) { return static_cast<std::int64_t>(std::min<std::size_t>(limit, 10'000)); }
-
 std::string read_text0(const Row& row) { return row.text(0); }
 
 }  // namespace
@@ -102,7 +100,7 @@ Result<std::vector<HeldRequest>> PgStore::list_held(std::optional<HoldState> sta
     return call<std::vector<HeldRequest>>("list_held", [&](const std::string& what) {
         return collect(what, read_held,
                        kSelectHeld + " WHERE ($1::int = 0 OR state = $1::int) ORDER BY first_seen DESC, id LIMIT $2",
-                       s, clamp(limit));
+                       s, clamp_limit(limit));
     });
 }
 
@@ -161,7 +159,7 @@ Result<std::optional<Registration>> PgStore::find_registration(const std::string
 Result<std::vector<Registration>> PgStore::list_registrations(const std::string& after, std::size_t limit) {
     return call<std::vector<Registration>>("list_registrations", [&](const std::string& what) {
         return collect(what, read_registration,
-                       kSelectRegistration + " WHERE device_id > $1 ORDER BY device_id LIMIT $2", after, clamp(limit));
+                       kSelectRegistration + " WHERE device_id > $1 ORDER BY device_id LIMIT $2", after, clamp_limit(limit));
     });
 }
 
@@ -239,7 +237,7 @@ Result<std::vector<std::string>> PgStore::devices_unseen_since(std::int64_t befo
         return collect(what, read_text0,
                        "SELECT device_id FROM devices WHERE released_at IS NULL AND last_seen < $1"
                        " ORDER BY last_seen, device_id LIMIT $2",
-                       before, clamp(limit));
+                       before, clamp_limit(limit));
     });
 }
 

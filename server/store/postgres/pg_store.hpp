@@ -134,6 +134,11 @@ struct Row {
     }
 };
 
+// Listings return at most 10 000 rows per call (callers page).
+inline std::int64_t clamp_limit(std::size_t limit) {
+    return static_cast<std::int64_t>(std::min<std::size_t>(limit, 10'000));
+}
+
 class PgStore final : public Store {
 public:
     explicit PgStore(ConnPtr conn) : conn_(std::move(conn)) {}

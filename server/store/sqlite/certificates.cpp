@@ -153,10 +153,7 @@ Result<std::optional<CertificateRecord>> SqliteStore::find_certificate(const std
     std::lock_guard lock(mu_);
     auto st = query(conn_, what, kSelectCert + " WHERE serial = ?1", serial_hex);
     if (!st) return st.error();
-    auto rows = collect<CertificateRecord>(*st, what, read_cert);
-    if (!rows) return rows.error();
-    if (rows->empty()) return std::optional<CertificateRecord>();
-    return std::optional<CertificateRecord>(std::move(rows->front()));
+    return one(collect<CertificateRecord>(*st, what, read_cert));
 }
 
 Result<std::vector<CertificateRecord>> SqliteStore::certificates_of(const std::string& device_id) {
@@ -277,10 +274,7 @@ Result<std::optional<DeviceRecord>> SqliteStore::find_device(const std::string& 
     auto st = query(conn_, what, "SELECT device_id, class_id, first_seen, last_seen, released_at FROM devices WHERE device_id = ?1",
                     device_id);
     if (!st) return st.error();
-    auto rows = collect<DeviceRecord>(*st, what, read_device);
-    if (!rows) return rows.error();
-    if (rows->empty()) return std::optional<DeviceRecord>();
-    return std::optional<DeviceRecord>(std::move(rows->front()));
+    return one(collect<DeviceRecord>(*st, what, read_device));
 }
 
 }  // namespace irp::server::sqlite

@@ -54,10 +54,7 @@ Result<std::optional<ClassRecord>> SqliteStore::find_class(const std::string& na
     std::lock_guard lock(mu_);
     auto st = query(conn_, what, kSelectClass + " WHERE name = ?1", name);
     if (!st) return st.error();
-    auto rows = collect<ClassRecord>(*st, what, read_class);
-    if (!rows) return rows.error();
-    if (rows->empty()) return std::optional<ClassRecord>();
-    return std::optional<ClassRecord>(std::move(rows->front()));
+    return one(collect<ClassRecord>(*st, what, read_class));
 }
 
 Result<std::vector<ClassRecord>> SqliteStore::list_classes() {

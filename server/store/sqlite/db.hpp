@@ -206,6 +206,14 @@ Result<std::vector<T>> collect(Stmt& st, const std::string& what, Read read) {
     }
 }
 
+// The first row of a query result, if any.
+template <typename T>
+Result<std::optional<T>> one(Result<std::vector<T>> rows) {
+    if (!rows) return rows.error();
+    if (rows->empty()) return std::optional<T>();
+    return std::optional<T>(std::move(rows->front()));
+}
+
 inline std::int64_t clamp_limit(std::size_t limit) {
     return static_cast<std::int64_t>(std::min<std::size_t>(limit, 10'000));
 }

@@ -33,23 +33,16 @@ Result<HeldRequest> read_held(const Stmt& st) {
     return h;
 }
 
+Result<std::string> read_text0(const Stmt& st) { return st.text(0); }
+
 Result<Registration> read_registration(const Stmt& st) {
     return Registration{st.text(0), st.text(1), st.blob(2), st.text(3), st.integer(4), st.text(5)};
-}
-
-std::int64_t clamp(std::size_t limit) { return static_cast<std::int64_t>(std::min<std::size_t>(limit, 10'000)); }
-
-template <typename T>
-Result<std::optional<T>> first(Result<std::vector<T>> rows) {
-    if (!rows) return rows.error();
-    if (rows->empty()) return std::optional<T>();
-    return std::optional<T>(std::move(rows->front()));
 }
 
 Result<std::optional<HeldRequest>> held_by_id(Conn& db, const std::string& what, const std::string& id) {
     auto st = query(db, what, kSelectHeld + " WHERE id = ?1", id);
     if (!st) return st.error();
-    return first(collect<HeldRequest>(*st, what, read_held));
+    return one(collect<HeldRequest>(*st, what, read_held));
 }
 
 }  // namespace
@@ -63,7 +56,7 @@ Result<std::pair<HeldRequest, bool>> SqliteStore::hold_request(const HeldRequest
     auto st = query(conn_, what, kSelectHeld + " WHERE device_id = ?1 AND public_key_sha256 = ?2 AND state IN (1, 2)",
                     r.device_id, r.public_key_sha256_hex);
     if (!st) return st.error();
-    auto open = first(collect<HeldRequest>(*st, what, read_held));
+    auto open = one(collect<HeldRequest>(*st, what, read_held));
     if (!open) return open.error();
     if (*open) {
         HeldRequest h = std::move(**open);
@@ -102,7 +95,7 @@ Result<std::vector<HeldRequest>> SqliteStore::list_held(std::optional<HoldState>
     const std::string what = "list_held";
     std::lock_guard lock(mu_);
     auto st = query(conn_, what, kSelectHeld + " WHERE (?1 = 0 OR state = ?1) ORDER BY first_seen DESC, id LIMIT ?2",
-                    std::int64_t{state ? static_cast<std::int64_t>(*state) : 0}, clamp(limit));
+                    std::int64_t{state ? static_cast<std::int64_t>(*state) : 0}, clamp_limit(limit));
     if (!st) return st.error();
     return collect<HeldRequest>(*st, what, read_held);
 }
@@ -170,7 +163,7 @@ Result<std::optional<Registration>> SqliteStore::find_registration(const std::st
                     " WHERE device_id = ?1",
                     device_id);
     if (!st) return st.error();
-    return first(collect<Registration>(*st, what, read_registration));
+    return one(collect<Registration>(*st, what, read_registration));
 }
 
 Result<std::vector<Registration>> SqliteStore::list_registrations(const std::string& after, std::size_t limit) {
@@ -179,7 +172,7 @@ Result<std::vector<Registration>> SqliteStore::list_registrations(const std::str
     auto st = query(conn_, what,
                     "SELECT device_id, class_id, public_key, public_key_sha256, created_at, note FROM registrations"
                     " WHERE device_id > ?1 ORDER BY device_id LIMIT ?2",
-                    after, clamp(limit));
+                    after, clamp_limit(limit));
     if (!st) return st.error();
     return collect<Registration>(*st, what, read_registration);
 }
@@ -247,7 +240,7 @@ Result<std::vector<std::string>> SqliteStore::release_device(const std::string& 
                          "SELECT serial FROM certificates WHERE device_id = ?1 AND revoked_at IS NULL ORDER BY serial",
                          device_id);
     if (!serials) return serials.error();
-    auto revoked = collect<std::string>(*serials, what, [](const Stmt& s) -> Result<std::string> { return s.text(0); });
+    auto revoked = collect<std::string>(*serials, what, read_text0);
     if (!revoked) return revoked.error();
     auto rev = run(conn_, what,
                    "UPDATE certificates SET revoked_at = ?1, revocation_reason = ?2 WHERE device_id = ?3 AND"
@@ -270,9 +263,9 @@ Result<std::vector<std::string>> SqliteStore::devices_unseen_since(std::int64_t 
     auto st = query(conn_, what,
                     "SELECT device_id FROM devices WHERE released_at IS NULL AND last_seen < ?1"
                     " ORDER BY last_seen, device_id LIMIT ?2",
-                    before, clamp(limit));
+                    before, clamp_limit(limit));
     if (!st) return st.error();
-    return collect<std::string>(*st, what, [](const Stmt& s) -> Result<std::string> { return s.text(0); });
+    return collect<std::string>(*st, what, read_text0);
 }
 
 }  // namespace irp::server::sqlite
