@@ -1,11 +1,14 @@
 #include "enroll_service.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 
+#include "accounts/rights_text.hpp"
 #include "irp/core/transcript.hpp"
 #include "lifecycle/bootstrap.hpp"
 #include "log.hpp"
+#include "revocation/revocation.hpp"
 
 namespace irp::server {
 
@@ -130,7 +133,28 @@ Result<Decision> EnrollService::check_in(const RequestReceived& req) {
     const bool retired = !crypto::signed_by(req.current_certificate, ca_.material().ca_der);
     const bool replaced = *rec && (*rec)->status == CertStatus::superseded;
     Decision d;
-    d.result = CheckedIn{policy().check_in_s, late || retired || replaced};
+    CheckedIn answer{policy().check_in_s, late || retired || replaced};
+    // The CRL of the CA that issued the presented certificate (current or
+    // retired): the one the device can verify with the CA certificate in
+    // its chain. Sent only when newer than the device's and small enough for
+    // it. A CRL that cannot be had now (the store, the CA key) does not fail
+    // the check-in: the device keeps its CRL and asks again next time.
+    if (revocation_ && req.max_crl_bytes > 0 && *rec) {
+        const std::size_t max = std::min<std::size_t>(req.max_crl_bytes, bounds::kMaxCrl);
+        auto offer = revocation_->crl_if_newer((*rec)->issuer, req.have_crl_number, max);
+        if (!offer) {
+            d.crl = "unavailable";
+        } else {
+            d.crl_number = offer->number;
+            if (!offer->der.empty()) {
+                d.crl = "sent";
+                answer.crl = std::move(offer->der);
+            } else {
+                d.crl = static_cast<std::uint64_t>(offer->number) > req.have_crl_number ? "too_large" : "current";
+            }
+        }
+    }
+    d.result = std::move(answer);
     d.serial_hex = *serial;
     return d;
 }
@@ -172,7 +196,18 @@ Result<Decision> EnrollService::decide(const RequestReceived& req, const net::Pe
 Result<Decision> EnrollService::issue(const RequestReceived& req, const net::PeerInfo& peer,
                                       const std::string& replaces, const std::string& held_id) {
     const std::int64_t now = clock_();
-    auto der = ca_.issue_device(req.device_id, req.csr.public_key, now);
+    std::string class_id = req.class_id;
+    if (req.operation == Operation::renew) {
+        auto old = store_.find_certificate(replaces);
+        if (!old) return old.error();
+        if (old.value()) class_id = old.value()->class_id;
+    }
+    // Rights set by an administrator for the device, else for its class.
+    auto rights_text = store_.rights_for(req.device_id, class_id);
+    if (!rights_text) return rights_text.error();
+    auto rights = parse_rights_text(*rights_text);
+    if (!rights) return make_error(Code::internal, "stored rights of " + req.device_id + ": " + rights.error().message);
+    auto der = ca_.issue_device(req.device_id, req.csr.public_key, now, *rights);
     if (!der) return der.error();
     auto info = crypto::parse_certificate(*der);
     if (!info) return make_error(Code::internal, "issued certificate does not parse: " + info.error().message);
@@ -182,12 +217,7 @@ Result<Decision> EnrollService::issue(const RequestReceived& req, const net::Pee
     c.serial_hex = to_hex(info->serial);
     c.issuer = ca_.material().issuer_id;
     c.device_id = req.device_id;
-    c.class_id = req.class_id;
-    if (req.operation == Operation::renew) {
-        auto old = store_.find_certificate(replaces);
-        if (!old) return old.error();
-        if (old.value()) c.class_id = old.value()->class_id;
-    }
+    c.class_id = class_id;
     c.der = *der;
     c.not_before = info->not_before;
     c.not_after = info->not_after;
@@ -256,7 +286,8 @@ Answer EnrollService::on_request(const RequestReceived& req, const net::PeerInfo
             f.emplace_back("outcome", "checked_in");
             f.emplace_back("serial", d.serial_hex);
             if (c->renew_now) f.emplace_back("renew_now", "true");
-            a.result = *c;
+            if (!d.crl.empty()) f.emplace_back("crl", d.crl + (d.crl_number ? ":" + std::to_string(d.crl_number) : ""));
+            a.result = std::move(*c);
         } else {
             issued = true;
             f.emplace_back("outcome", "issued");

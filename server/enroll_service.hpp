@@ -21,6 +21,8 @@
 
 namespace irp::server {
 
+class RevocationService;
+
 struct ServicePolicy {
     bool allow_same_key_renewal = false;
     std::uint32_t check_in_s = 86'400;  // advised to devices in CheckedIn
@@ -33,6 +35,10 @@ struct Decision {
     std::string serial_hex;         // Issued: the certificate's serial
     std::string held_reason;        // Pending: "approval" / "surge"
     std::string proof;              // enroll: how the device proved itself
+    // check-in: what became of the device's CRL request, for the log
+    // ("sent", "current", "too_large", "unavailable"; "" = none asked for).
+    std::string crl{};
+    std::int64_t crl_number{};  // the issuing CA's current CRL Number
 };
 
 // One line per request: "<utc> <op> device=<id> peer=<addr> request=<id>
@@ -51,6 +57,10 @@ public:
     void on_failure(const Error& err, const net::PeerInfo& peer) override;
 
     void set_metrics(Metrics* m) { metrics_ = m; }
+    // Where check-in answers get the issuing CA's CRL (docs/PROTOCOL.md,
+    // "Check-in"). Set once, before serving; without it check-ins carry no
+    // CRL.
+    void set_revocation(RevocationService* r) { revocation_ = r; }
     void set_log_format(LogFormat f) { format_ = f; }
     // SIGHUP: the renewal policy, for requests decided afterwards.
     void set_policy(ServicePolicy p) {
@@ -88,6 +98,7 @@ private:
     LogSink log_;
     std::function<std::int64_t()> clock_;
     Metrics* metrics_ = nullptr;
+    RevocationService* revocation_ = nullptr;
     LogFormat format_ = LogFormat::text;
     void emit(std::string_view event, const std::vector<LogField>& fields);
     std::atomic<std::uint64_t> refused_{0};

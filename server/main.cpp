@@ -123,9 +123,15 @@ int cmd_run(const std::string& config_path) {
                                          server::RevocationSettings{cfg->crl_validity_s, cfg->crl_refresh_s, cfg->ocsp_validity_s},
                                          unix_now);
     revocation.set_metrics(&metrics);
+    // Account statements are as fresh as OCSP answers.
+    server::AccountStatements statements(*material, **store, *rng, cfg->ocsp_validity_s, unix_now);
+    auto notify = [&webhook](const std::string& event, const std::string& body) {
+        if (webhook) webhook->post(event, body);
+    };
     const auto log_format = cfg->log_format == "json" ? server::LogFormat::json : server::LogFormat::text;
     server::HttpFrontends http(
-        server::HttpDeps{**store, revocation, classes, metrics, admin_token, cfg->domain, unix_now, log, log_format, &holds},
+        server::HttpDeps{**store, revocation, classes, metrics, admin_token, cfg->domain, unix_now, log, log_format, &holds,
+                         &statements, notify},
         cfg->admin_listen, cfg->http_listen);
     if (auto r = http.start(); !r) return fail(r.error());
     // Without an explicit base_url, certificates point at the port actually
@@ -154,6 +160,7 @@ int cmd_run(const std::string& config_path) {
     maintenance.set(maintenance_of(*cfg));
     maintenance.start(60);
     service.set_metrics(&metrics);
+    service.set_revocation(&revocation);  // check-in answers carry the CRL
     service.set_log_format(log_format);
 
     auto live_of = [&](const server::Config& c) {

@@ -1,5 +1,7 @@
 #include "irp/base/bytes.hpp"
 
+#include <algorithm>
+
 namespace irp {
 
 std::string to_hex(ByteView b) {
@@ -33,6 +35,16 @@ bool from_hex(std::string_view hex, Bytes& out) {
         out.push_back(static_cast<std::uint8_t>(hi << 4 | lo));
     }
     return true;
+}
+
+void append_field(Bytes& out, ByteView v) {
+    // Resized up front: GCC 12's -Wstringop-overflow misfires on
+    // insert/push_back sequences at -O2.
+    const std::size_t at = out.size();
+    out.resize(at + 4 + v.size());
+    const auto n = static_cast<std::uint32_t>(v.size());
+    for (std::size_t i = 0; i < 4; ++i) out[at + i] = static_cast<std::uint8_t>(n >> (24 - 8 * i));
+    if (!v.empty()) std::copy(v.begin(), v.end(), out.begin() + static_cast<std::ptrdiff_t>(at + 4));
 }
 
 }  // namespace irp

@@ -142,9 +142,22 @@ Result<void> ClientSession::send_enroll(Bytes csr_der, EnrollProof proof, Time n
 }
 
 Result<void> ClientSession::send_check_in(Bytes signature, Time now) {
+    return check_in(std::move(signature), 0, 0, now);
+}
+
+Result<void> ClientSession::send_check_in(Bytes signature, std::uint64_t have_crl_number, Time now) {
+    // What our own frame decoder can take back around the CRL.
+    const std::size_t frame = cfg_.limits.max_frame_bytes;
+    const std::size_t room = frame > bounds::kCheckedInOverhead ? frame - bounds::kCheckedInOverhead : 0;
+    return check_in(std::move(signature), have_crl_number,
+                    static_cast<std::uint32_t>(std::min(room, bounds::kMaxCrl)), now);
+}
+
+Result<void> ClientSession::check_in(Bytes signature, std::uint64_t have_crl_number, std::uint32_t max_crl_bytes,
+                                     Time now) {
     if (auto r = expect(State::ready, "send_check_in"); !r) return r;
     if (cfg_.operation != Operation::check_in) return make_error(Code::bad_argument, "session was not opened for a check-in");
-    send(CheckIn{cfg_.device_id, cfg_.current_certificate, std::move(signature)});
+    send(CheckIn{cfg_.device_id, cfg_.current_certificate, std::move(signature), have_crl_number, max_crl_bytes});
     last_activity_ = now;
     state_ = State::await_answer;
     return {};

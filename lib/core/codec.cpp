@@ -45,6 +45,8 @@ void put(pb::ClientMessage& out, const CheckIn& m) {
     c->set_device_id(m.device_id);
     c->set_certificate(str_of(m.certificate));
     c->set_signature(str_of(m.signature));
+    c->set_have_crl_number(m.have_crl_number);
+    c->set_max_crl_bytes(m.max_crl_bytes);
 }
 void put(pb::ClientMessage& out, const RenewRequest& m) {
     auto* r = out.mutable_renew();
@@ -96,6 +98,7 @@ void put(pb::ServerMessage& out, const Answer& m) {
             auto* o = a->mutable_checked_in();
             o->set_next_check_in_seconds(c.next_check_in_seconds);
             o->set_renew_now(c.renew_now);
+            o->set_crl(str_of(c.crl));
         }
     };
     std::visit(Visitor{a}, m.result);
@@ -169,7 +172,10 @@ Result<ClientMessage> take(const pb::CheckIn& c) {
         return invalid("CheckIn.certificate must be 1 to 8192 bytes");
     if (c.signature().empty() || !fits(c.signature(), bounds::kMaxSignature))
         return invalid("CheckIn.signature must be 1 to 512 bytes");
-    return ClientMessage{CheckIn{c.device_id(), bytes_of(c.certificate()), bytes_of(c.signature())}};
+    // have_crl_number and max_crl_bytes: any value (the server clamps the
+    // size to bounds::kMaxCrl).
+    return ClientMessage{CheckIn{c.device_id(), bytes_of(c.certificate()), bytes_of(c.signature()),
+                                 c.have_crl_number(), c.max_crl_bytes()}};
 }
 
 Result<ClientMessage> take(const pb::RenewRequest& r) {
@@ -246,9 +252,12 @@ Result<ServerMessage> take(const pb::Answer& a) {
         case pb::Answer::kPending:
             m.result = Pending{a.pending().retry_after_seconds()};
             break;
-        case pb::Answer::kCheckedIn:
-            m.result = CheckedIn{a.checked_in().next_check_in_seconds(), a.checked_in().renew_now()};
+        case pb::Answer::kCheckedIn: {
+            const auto& c = a.checked_in();
+            if (c.crl().size() > bounds::kMaxCrl) return invalid("CheckedIn.crl exceeds 1 MiB");
+            m.result = CheckedIn{c.next_check_in_seconds(), c.renew_now(), bytes_of(c.crl())};
             break;
+        }
         case pb::Answer::kRedirect: {
             const auto& r = a.redirect();
             if (r.server().empty() || !fits(r.server(), bounds::kMaxDomain + 6) || !fits(r.domain(), bounds::kMaxDomain))

@@ -212,6 +212,8 @@ void ServerSession::on_check_in(ClientMessage&& msg, Time now) {
     ev.transcript = transcript_for(Operation::check_in, ev.device_id, "", m.certificate);
     ev.current_certificate = std::move(m.certificate);
     ev.renewal_signature = std::move(m.signature);
+    ev.have_crl_number = m.have_crl_number;
+    ev.max_crl_bytes = m.max_crl_bytes;
     events_.emplace_back(std::move(ev));
     state_ = State::await_decision;
 }

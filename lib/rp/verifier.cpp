@@ -27,22 +27,6 @@ std::string format_time(std::int64_t t) {
     return buf;
 }
 
-const char* reason_name(int r) {
-    switch (r) {
-        case 0: return "unspecified";
-        case 1: return "keyCompromise";
-        case 2: return "cACompromise";
-        case 3: return "affiliationChanged";
-        case 4: return "superseded";
-        case 5: return "cessationOfOperation";
-        case 6: return "certificateHold";
-        case 8: return "removeFromCRL";
-        case 9: return "privilegeWithdrawn";
-        case 10: return "aACompromise";
-        default: return "unknown reason";
-    }
-}
-
 constexpr int kCertificateHold = 6;
 
 Result<void> check_chain_bounds(const std::vector<Bytes>& chain) {
@@ -197,7 +181,7 @@ Result<PeerIdentity> Verifier::verify_certificate(const std::vector<Bytes>& chai
             const auto& e = listed->second;
             return make_error(Code::certificate_not_active,
                               who + " is revoked: since " + format_time(e.revoked_at) + ", reason " +
-                                  std::to_string(e.reason) + " (" + reason_name(e.reason) + "), per CRL number " +
+                                  std::to_string(e.reason) + " (" + crypto::crl_reason_name(e.reason) + "), per CRL number " +
                                   std::to_string(crl->info.crl_number) + " of " + format_time(crl->info.this_update));
         }
         id.revocation = is_stale ? PeerIdentity::Revocation::unknown : PeerIdentity::Revocation::good;
@@ -236,14 +220,8 @@ bool allows(const PeerIdentity& peer, std::string_view action, std::string_view 
 }
 
 Bytes peer_proof_message(ByteView challenge) {
-    // Sized up front: GCC 12's -Wstringop-overflow misfires on the
-    // insert/push_back sequence at -O2.
-    const std::size_t label = kPeerProofLabel.size();
-    Bytes m(label + 4 + challenge.size());
-    std::copy(kPeerProofLabel.begin(), kPeerProofLabel.end(), m.begin());
-    const auto n = static_cast<std::uint32_t>(challenge.size());
-    for (int i = 0; i < 4; ++i) m[label + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(n >> (24 - 8 * i));
-    if (!challenge.empty()) std::copy(challenge.begin(), challenge.end(), m.begin() + static_cast<std::ptrdiff_t>(label + 4));
+    Bytes m = to_bytes(kPeerProofLabel);
+    append_field(m, challenge);
     return m;
 }
 

@@ -133,4 +133,21 @@ json audit_json(const AuditEvent& e) {
                 {"detail", e.detail}};
 }
 
+// A public key as PEM ("-----BEGIN PUBLIC KEY-----") or base64 DER.
+std::optional<Bytes> parse_public_key(const std::string& text) {
+    Bytes der;
+    if (text.find("-----BEGIN") != std::string::npos) {
+        auto blocks = crypto::pem_blocks(text, "PUBLIC KEY");
+        if (!blocks || blocks->size() != 1) return std::nullopt;
+        der = std::move(blocks->front());
+    } else if (auto b = crypto::base64_decode(text)) {
+        der = std::move(*b);
+    } else {
+        return std::nullopt;
+    }
+    if (der.empty() || der.size() > 8192 || !crypto::spki_algorithm(der)) return std::nullopt;
+    return der;
+}
+
+
 }  // namespace irp::server::admin

@@ -35,4 +35,8 @@ json registration_json(const Registration& r);
 // nullopt after sending 400.
 std::optional<std::string> string_field(const json& body, const char* key, bool required, httplib::Response& res);
 
+// A public key as PEM ("-----BEGIN PUBLIC KEY-----") or base64 DER
+// SubjectPublicKeyInfo of an algorithm we support; nullopt otherwise.
+std::optional<Bytes> parse_public_key(const std::string& text);
+
 }  // namespace irp::server::admin

@@ -55,8 +55,12 @@ struct HttpFrontends::Impl {
         add_revocation_routes(r);
         add_lifecycle_routes(r);
         add_ui_routes(r);
+        add_account_routes(r);
+        // Bulk imports and transfers (up to 10 000 entries) need more than
+        // the 64 KiB a relying party may send.
+        admin.set_payload_max_length(4 * 1024 * 1024);
+        http.set_payload_max_length(64 * 1024);
         for (auto* s : {&admin, &http}) {
-            s->set_payload_max_length(64 * 1024);
             s->set_read_timeout(5, 0);
             s->set_write_timeout(5, 0);
             s->set_keep_alive_max_count(100);

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "accounts/statement.hpp"
 #include "admin/metrics.hpp"
 #include "classes/class_registry.hpp"
 #include "config/config.hpp"
@@ -31,6 +32,10 @@ struct HttpDeps {
     LogLine log;
     LogFormat log_format = LogFormat::text;
     HoldDesk* holds = nullptr;  // held requests and the surge guard; null: those routes answer 503
+    AccountStatements* statements = nullptr;  // account statements; null: those routes answer 503
+    // Tells administrators and account holders of an event (the webhook):
+    // event name and its JSON body. Unset: nobody is told.
+    std::function<void(const std::string& event, const std::string& body)> notify;
 };
 
 class HttpFrontends {

@@ -22,22 +22,6 @@ constexpr std::size_t kMaxImport = 10'000;
 
 std::string who(const httplib::Request&) { return "admin"; }
 
-// A public key as PEM ("-----BEGIN PUBLIC KEY-----") or base64 DER.
-std::optional<Bytes> parse_public_key(const std::string& text) {
-    Bytes der;
-    if (text.find("-----BEGIN") != std::string::npos) {
-        auto blocks = crypto::pem_blocks(text, "PUBLIC KEY");
-        if (!blocks || blocks->size() != 1) return std::nullopt;
-        der = std::move(blocks->front());
-    } else if (auto b = crypto::base64_decode(text)) {
-        der = std::move(*b);
-    } else {
-        return std::nullopt;
-    }
-    if (der.empty() || der.size() > 8192 || !crypto::spki_algorithm(der)) return std::nullopt;
-    return der;
-}
-
 Result<Registration> registration_of(HttpDeps& d, const json& e, std::size_t i) {
     const std::string at = "registrations[" + std::to_string(i) + "]: ";
     auto str = [&](const char* k) -> std::optional<std::string> {

@@ -24,6 +24,7 @@ void add_inventory_routes(Routes& r);   // /v1/devices, /v1/certificates, /v1/au
 void add_class_routes(Routes& r);       // /v1/classes (class_routes.cpp)
 void add_revocation_routes(Routes& r);  // /v1/crl, /crl/<issuer>.crl, /ocsp (revocation_routes.cpp)
 void add_lifecycle_routes(Routes& r);   // /v1/held, /v1/registrations, release, /v1/surge (lifecycle_routes.cpp)
+void add_account_routes(Routes& r);    // /v1/accounts, /v1/transfers, /v1/rights, /account/<serial> (account_routes.cpp)
 void add_ui_routes(Routes& r);          // /ui: the administrator's web page, no token (ui_routes.cpp)
 
 }  // namespace irp::server::admin

@@ -231,7 +231,8 @@ Result<DomainMaterial> load_domain(const Config& cfg) {
     return m;
 }
 
-Result<Bytes> Authority::issue_device(const std::string& device_id, ByteView public_key, std::int64_t now) const {
+Result<Bytes> Authority::issue_device(const std::string& device_id, ByteView public_key, std::int64_t now,
+                                      const std::vector<crypto::Right>& rights) const {
     crypto::IssueProfile p;
     p.serial = crypto::random_serial(rng_, 127);
     p.common_name = device_id;
@@ -249,6 +250,7 @@ Result<Bytes> Authority::issue_device(const std::string& device_id, ByteView pub
     p.eku_client_auth = true;
     if (!settings.crl_url.empty()) p.crl_urls = {settings.crl_url};
     if (!settings.ocsp_url.empty()) p.ocsp_urls = {settings.ocsp_url};
+    p.rights = rights;
     return crypto::issue_certificate(*m_.ca_key, m_.ca_der, public_key, p, rng_);
 }
 

@@ -72,7 +72,10 @@ public:
     // serialNumber = device id, SAN URI urn:irp:<domain>:<device-id>,
     // keyUsage digitalSignature (critical), EKU clientAuth, AKI/SKI,
     // notBefore = now - backdate, notAfter = min(now + validity, CA notAfter).
-    Result<Bytes> issue_device(const std::string& device_id, ByteView public_key, std::int64_t now_unix) const;
+    // `rights`, when any, become the device rights extension
+    // (irp/crypto/rights.hpp).
+    Result<Bytes> issue_device(const std::string& device_id, ByteView public_key, std::int64_t now_unix,
+                               const std::vector<crypto::Right>& rights = {}) const;
 
     const DomainMaterial& material() const { return m_; }
     // SIGHUP: lifetime and backdating apply to certificates issued afterwards.

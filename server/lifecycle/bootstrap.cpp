@@ -60,10 +60,18 @@ Result<Proof> check_idevid(const RequestReceived& req, const ClassPolicy& policy
     // An IDevID names its device by subject serialNumber (IEEE 802.1AR), or CN.
     if (info->subject_serial_number != req.device_id && info->subject_cn != req.device_id)
         return make_error(Code::identity_mismatch, "the manufacturer certificate names another device");
-    if (!crypto::verify_signature(info->public_key, bootstrap_message(req.transcript, req.csr_der),
-                                  req.bootstrap_signature))
+    const Bytes message = bootstrap_message(req.transcript, req.csr_der);
+    if (!crypto::verify_signature(info->public_key, message, req.bootstrap_signature))
         return make_error(Code::bad_bootstrap_proof,
                           "the bootstrap signature does not verify with the manufacturer certificate's key");
+    // The manufacturer made (or at least saw) the IDevID key: it must never
+    // become the operational key. Compared by what the key does, not by its
+    // encoding: the IDevID key's signature verifying under the CSR's key
+    // means the same key however the CSR spells it (e.g. a compressed point).
+    if (crypto::verify_signature(req.csr.public_key, message, req.bootstrap_signature))
+        return make_error(Code::bad_bootstrap_proof,
+                          "the CSR's key is the manufacturer certificate's key: the device must enroll a fresh key "
+                          "pair, which the manufacturer never knew");
     return Proof::idevid;
 }
 

@@ -3,7 +3,8 @@
 //   token          HMAC proof from the class secret (derive_device_token)
 //   preregistered  signature by the key its owner imported (irpctl register)
 //   idevid         signature by the key of a manufacturer certificate that
-//                  chains to one of the class's idevid_roots and names the device
+//                  chains to one of the class's idevid_roots and names the device;
+//                  the CSR's key must not be that certificate's key
 //   approval       no proof at all: the request is held for an administrator
 // The operational key in the CSR is the device's fresh key in every case; a
 // bootstrap key only vouches for it.

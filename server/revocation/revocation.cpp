@@ -59,23 +59,45 @@ std::optional<std::size_t> RevocationService::index_of(std::string_view issuer_i
     return std::nullopt;
 }
 
-Result<Bytes> RevocationService::crl(std::string_view issuer_id) {
-    const auto at = index_of(issuer_id);
-    if (!at) return make_error(Code::bad_argument, "no domain CA with issuer id '" + std::string(issuer_id) + "'");
-    Issuer& is = issuers_[*at];
+Result<void> RevocationService::refresh(std::size_t at, std::unique_lock<std::mutex>& lock) {
+    Issuer& is = issuers_[at];
     const std::int64_t now = clock_();
     // Entries may leave the CRL once the certificate has expired (RFC 5280
     // 3.3); keep them a day longer for relying parties with skewed clocks.
     auto entries = store_.revoked(is.id, now - 86'400);
     if (!entries) return entries.error();
-    std::lock_guard lock(mu_);
+    lock = std::unique_lock(mu_);
     const bool same_set = !is.crl.empty() && entries->size() == is.entries.size() &&
                           std::equal(entries->begin(), entries->end(), is.entries.begin(),
                                      [](const RevokedEntry& a, const RevokedEntry& b) {
                                          return a.serial_hex == b.serial_hex && a.reason == b.reason;
                                      });
-    if (same_set && now - is.status.this_update < s_.crl_refresh_s) return is.crl;
-    return resign(is, std::move(entries.value()), now);
+    if (same_set && now - is.status.this_update < s_.crl_refresh_s) return {};
+    auto r = resign(is, std::move(entries.value()), now);
+    if (!r) return r.error();
+    return {};
+}
+
+Result<Bytes> RevocationService::crl(std::string_view issuer_id) {
+    const auto at = index_of(issuer_id);
+    if (!at) return make_error(Code::bad_argument, "no domain CA with issuer id '" + std::string(issuer_id) + "'");
+    std::unique_lock<std::mutex> lock;
+    if (auto r = refresh(*at, lock); !r) return r.error();
+    return issuers_[*at].crl;
+}
+
+Result<RevocationService::CrlOffer> RevocationService::crl_if_newer(std::string_view issuer_id,
+                                                                    std::uint64_t have_number, std::size_t max_bytes) {
+    const auto at = index_of(issuer_id);
+    if (!at) return make_error(Code::bad_argument, "no domain CA with issuer id '" + std::string(issuer_id) + "'");
+    std::unique_lock<std::mutex> lock;
+    if (auto r = refresh(*at, lock); !r) return r.error();
+    const Issuer& is = issuers_[*at];
+    CrlOffer offer;
+    offer.number = is.status.number;
+    if (is.status.number > 0 && static_cast<std::uint64_t>(is.status.number) > have_number && is.crl.size() <= max_bytes)
+        offer.der = is.crl;
+    return offer;
 }
 
 Result<Bytes> RevocationService::resign(Issuer& is, std::vector<RevokedEntry> entries, std::int64_t now) {

@@ -52,6 +52,18 @@ public:
     // crl_refresh_s.
     Result<Bytes> crl(std::string_view issuer_id);
     Result<Bytes> crl() { return crl(issuer_id()); }  // the current CA's
+    // For check-in (docs/PROTOCOL.md, "Check-in"): the CRL Number of
+    // `issuer_id`'s current CRL and, only when that number is greater than
+    // `have_number` and the DER is at most `max_bytes`, the DER itself (a
+    // copy of the cached CRL; empty otherwise, so a device that is up to date
+    // costs no copy). Same freshness rules as crl(): one read of the revoked
+    // set, no signature unless that set changed or the cache is
+    // crl_refresh_s old.
+    struct CrlOffer {
+        std::int64_t number = 0;
+        Bytes der;  // empty: not newer, or larger than max_bytes
+    };
+    Result<CrlOffer> crl_if_newer(std::string_view issuer_id, std::uint64_t have_number, std::size_t max_bytes);
     Result<CrlStatus> crl_status(std::string_view issuer_id);
     Result<CrlStatus> crl_status() { return crl_status(issuer_id()); }
     // Every CA: the current one first, then the retired ones in config order.
@@ -82,6 +94,9 @@ private:
         CrlStatus status;
     };
     std::optional<std::size_t> index_of(std::string_view issuer_id) const;
+    // The cached CRL of issuers_[at], re-signed first when stale; mu_ held
+    // on return through `lock`.
+    Result<void> refresh(std::size_t at, std::unique_lock<std::mutex>& lock);
     Result<Bytes> resign(Issuer& is, std::vector<RevokedEntry> entries, std::int64_t now);  // mu_ held
     const Issuer& responder_for(const std::vector<crypto::OcspCertId>& ids) const;
     bool look_up(crypto::OcspSingle& one, const Issuer& is);

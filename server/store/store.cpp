@@ -29,5 +29,20 @@ std::optional<HoldState> parse_hold_state(std::string_view s) {
     return std::nullopt;
 }
 
+const char* transfer_state_name(TransferState s) {
+    switch (s) {
+        case TransferState::offered: return "offered";
+        case TransferState::accepted: return "accepted";
+        case TransferState::rejected: return "rejected";
+        case TransferState::cancelled: return "cancelled";
+    }
+    return "unknown";
+}
+
+std::optional<TransferState> parse_transfer_state(std::string_view s) {
+    for (auto st : {TransferState::offered, TransferState::accepted, TransferState::rejected, TransferState::cancelled})
+        if (s == transfer_state_name(st)) return st;
+    return std::nullopt;
+}
 
 }  // namespace irp::server

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "irp/base/bytes.hpp"
@@ -105,6 +106,59 @@ struct Registration {
     std::string public_key_sha256_hex;
     std::int64_t created_at = 0;
     std::string note;
+};
+
+// Rights (the certificate extension, irp/crypto/rights.hpp) an
+// administrator set for one device or for every device of a class. They are
+// copied into each certificate issued afterwards; a device's own rights
+// replace its class's.
+struct RightsRecord {
+    std::string scope;   // "device" or "class"
+    std::string name;    // the device id or the class name
+    std::string rights;  // canonical text: accounts/rights_text.hpp
+    std::int64_t updated_at = 0;
+};
+
+// Accounts and certificate transfer (docs/PROTOCOL.md, "Accounts and
+// certificate transfer"). Every device belongs to the provider's account
+// (kProviderAccount) until a transfer to a customer's account is accepted
+// with a signature by the customer's key.
+inline constexpr const char* kProviderAccount = "provider";
+
+struct Account {
+    std::string name;
+    Bytes public_key;  // SubjectPublicKeyInfo DER of the key that authorises transfers; empty: the provider
+    std::string public_key_sha256_hex;
+    std::string note;
+    std::int64_t created_at = 0;
+};
+
+enum class TransferState : std::uint8_t { offered = 1, accepted = 2, rejected = 3, cancelled = 4 };
+const char* transfer_state_name(TransferState s);
+std::optional<TransferState> parse_transfer_state(std::string_view s);
+
+struct Transfer {
+    std::string id;
+    std::string from_account;
+    std::string to_account;
+    TransferState state = TransferState::offered;
+    std::vector<std::string> devices;  // sorted, unique
+    std::int64_t created_at = 0;
+    std::string created_by;
+    std::string note;
+    std::int64_t decided_at = 0;
+    std::string decided_by;
+    std::string policy;  // accepted: the policy the customer attached (rights text)
+};
+
+// One period of a device's ownership; `until` 0 is the current owner.
+struct Ownership {
+    std::string device_id;
+    std::string account;
+    std::string policy;  // rights text
+    std::int64_t since = 0;
+    std::int64_t until = 0;
+    std::string transfer_id;
 };
 
 // Filters and paging for listings; empty fields do not filter.
@@ -235,12 +289,45 @@ public:
     // A check-in: last_seen = at. Unknown device: not_found.
     virtual Result<void> touch_device(const std::string& device_id, std::int64_t at) = 0;
     // One transaction: every unrevoked certificate of the device is revoked
-    // (cessationOfOperation) and the device marked released. Returns the
+    // (cessationOfOperation), its ownership by an account ends, and the
+    // device is marked released. Returns the
     // serials revoked. Unknown: not_found; released already: conflict.
     virtual Result<std::vector<std::string>> release_device(const std::string& device_id, std::int64_t at,
                                                             const AuditEvent& audit) = 0;
     // Devices not released whose last_seen is before `before`, oldest first.
     virtual Result<std::vector<std::string>> devices_unseen_since(std::int64_t before, std::size_t limit) = 0;
+
+    // ---- rights and accounts (store/*/accounts.cpp) ----
+    // Sets the rights of a device or class; empty `r.rights` removes them
+    // (not_found when there were none).
+    virtual Result<void> set_rights(const RightsRecord& r, const AuditEvent& audit) = 0;
+    // The rights text for a certificate of `device_id` in `class_id`: the
+    // device's own, else its class's, else "".
+    virtual Result<std::string> rights_for(const std::string& device_id, const std::string& class_id) = 0;
+    virtual Result<std::vector<RightsRecord>> list_rights() = 0;
+
+    // Name taken: already_exists.
+    virtual Result<void> create_account(const Account& a, const AuditEvent& audit) = 0;
+    virtual Result<std::optional<Account>> find_account(const std::string& name) = 0;
+    virtual Result<std::vector<Account>> list_accounts() = 0;
+    // One transaction: each device exists (not_found), is not released and
+    // is owned now by t.from_account (conflict), and is in no other offered
+    // transfer (conflict); then `t` is inserted, offered. An id taken:
+    // already_exists.
+    virtual Result<void> offer_transfer(const Transfer& t, const AuditEvent& audit) = 0;
+    virtual Result<std::optional<Transfer>> find_transfer(const std::string& id) = 0;
+    // Newest first; `account` "" lists all, else the transfers from or to it.
+    virtual Result<std::vector<Transfer>> list_transfers(const std::string& account, std::optional<TransferState> state,
+                                                         std::size_t limit) = 0;
+    // offered -> accepted, rejected or cancelled. Accepting moves every
+    // device: its current ownership ends at `at` and the target account
+    // owns it from `at` with `policy`; a device released meanwhile fails
+    // the whole acceptance with conflict. Unknown id: not_found; not
+    // offered: conflict (nothing written).
+    virtual Result<Transfer> decide_transfer(const std::string& id, TransferState to, const std::string& policy,
+                                             const std::string& by, std::int64_t at, const AuditEvent& audit) = 0;
+    // Oldest first; empty: the provider's since the device was first seen.
+    virtual Result<std::vector<Ownership>> owners_of(const std::string& device_id) = 0;
 };
 
 // RFC 5280 CRLReason cessationOfOperation: the reason a release revokes with.

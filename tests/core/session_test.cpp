@@ -506,6 +506,115 @@ TEST_CASE("a check-in: signed by the current key over the transcript, answered w
     check_no_request(y.rec);
 }
 
+TEST_CASE("a check-in carries the CRL the device holds, and the CRL comes back in CheckedIn") {
+    SUBCASE("the plain send_check_in asks for no CRL") {
+        Exchange x(server_config(), client_config(irp::Operation::check_in));
+        REQUIRE(x.challenge.has_value());
+        REQUIRE(x.client.send_check_in(Bytes(64, 0x51), 2000ms).ok());
+        pump(x.client, x.server, 2000ms, x.rec);
+        const auto reqs = x.rec.server_events<irp::RequestReceived>();
+        REQUIRE(reqs.size() == 1);
+        CHECK(reqs[0].have_crl_number == 0u);
+        CHECK(reqs[0].max_crl_bytes == 0u);
+    }
+    SUBCASE("have_crl_number, and the room the client's frame limit leaves, reach the server") {
+        auto cfg = client_config(irp::Operation::check_in);
+        cfg.limits.max_frame_bytes = 10'000;
+        Exchange x(server_config(), std::move(cfg));
+        REQUIRE(x.challenge.has_value());
+        REQUIRE(x.client.send_check_in(Bytes(64, 0x51), 0x1'0000'0007ull, 2000ms).ok());
+        pump(x.client, x.server, 2000ms, x.rec);
+        const auto reqs = x.rec.server_events<irp::RequestReceived>();
+        REQUIRE(reqs.size() == 1);
+        CHECK(reqs[0].have_crl_number == 0x1'0000'0007ull);  // 64 bits survive the wire
+        CHECK(reqs[0].max_crl_bytes == 10'000u - 256u);
+        CHECK(reqs[0].renewal_signature == Bytes(64, 0x51));
+
+        SUBCASE("a CRL that fills the announced room fits the client's frame limit") {
+            irp::CheckedIn c{600, false, Bytes(reqs[0].max_crl_bytes, 0xC1)};
+            REQUIRE(x.server.answer(irp::Answer{"", c}, 2000ms).ok());
+            pump(x.client, x.server, 2000ms, x.rec);
+            CHECK(x.rec.client_events<irp::ClientFailed>().empty());
+            const auto answers = x.rec.client_events<irp::AnswerReceived>();
+            REQUIRE(answers.size() == 1);
+            const auto& got = std::get<irp::CheckedIn>(answers[0].answer.result);
+            CHECK(got.next_check_in_seconds == 600u);
+            CHECK_FALSE(got.renew_now);
+            CHECK(got.crl == Bytes(10'000 - 256, 0xC1));
+            CHECK(x.client.state() == CState::answered);
+        }
+        SUBCASE("an empty crl field decodes as no CRL") {
+            REQUIRE(x.server.answer(irp::Answer{"", irp::CheckedIn{600, true}}, 2000ms).ok());
+            pump(x.client, x.server, 2000ms, x.rec);
+            const auto answers = x.rec.client_events<irp::AnswerReceived>();
+            REQUIRE(answers.size() == 1);
+            CHECK(std::get<irp::CheckedIn>(answers[0].answer.result).crl.empty());
+        }
+    }
+    SUBCASE("the announced room never exceeds bounds::kMaxCrl, and is 0 under a tiny frame limit") {
+        for (const auto& [frame, want] : {std::pair<std::uint32_t, std::uint32_t>{16u << 20, 1u << 20},
+                                         std::pair<std::uint32_t, std::uint32_t>{200, 0},
+                                         std::pair<std::uint32_t, std::uint32_t>{65'536, 65'280}}) {
+            auto cfg = client_config(irp::Operation::check_in);
+            cfg.limits.max_frame_bytes = frame;
+            Exchange x(server_config(), std::move(cfg));
+            REQUIRE(x.challenge.has_value());
+            REQUIRE(x.client.send_check_in(Bytes(64, 0x51), 3, 2000ms).ok());
+            pump(x.client, x.server, 2000ms, x.rec);
+            const auto reqs = x.rec.server_events<irp::RequestReceived>();
+            REQUIRE(reqs.size() == 1);
+            CHECK(reqs[0].max_crl_bytes == want);
+            CHECK(reqs[0].have_crl_number == 3u);
+        }
+    }
+    SUBCASE("a CRL above bounds::kMaxCrl is field_invalid, even inside the frame limit") {
+        auto cfg = client_config(irp::Operation::check_in);
+        cfg.limits.max_frame_bytes = 2u << 20;
+        Exchange x(server_config(), std::move(cfg));
+        REQUIRE(x.challenge.has_value());
+        REQUIRE(x.client.send_check_in(Bytes(64, 0x51), 0, 2000ms).ok());
+        pump(x.client, x.server, 2000ms, x.rec);
+        REQUIRE(x.rec.server_events<irp::RequestReceived>().size() == 1);
+        REQUIRE(x.server.answer(irp::Answer{"", irp::CheckedIn{600, false, Bytes((1u << 20) + 1, 0xC1)}}, 2000ms).ok());
+        pump(x.client, x.server, 2000ms, x.rec);
+        CHECK(x.rec.client_events<irp::AnswerReceived>().empty());
+        const auto failed = x.rec.client_events<irp::ClientFailed>();
+        REQUIRE(failed.size() == 1);
+        CHECK(failed[0].error.code == Code::field_invalid);
+        CHECK_FALSE(failed[0].from_server);
+        CHECK(x.client.state() == CState::failed);
+    }
+    SUBCASE("a CRL larger than the client's frame limit is frame_too_large, before it is buffered") {
+        Exchange x(server_config(), client_config(irp::Operation::check_in));  // 64 KiB frames
+        REQUIRE(x.challenge.has_value());
+        REQUIRE(x.client.send_check_in(Bytes(64, 0x51), 0, 2000ms).ok());
+        pump(x.client, x.server, 2000ms, x.rec);
+        REQUIRE(x.server.answer(irp::Answer{"", irp::CheckedIn{600, false, Bytes(70'000, 0xC1)}}, 2000ms).ok());
+        pump(x.client, x.server, 2000ms, x.rec);
+        const auto failed = x.rec.client_events<irp::ClientFailed>();
+        REQUIRE(failed.size() == 1);
+        CHECK(failed[0].error.code == Code::frame_too_large);
+    }
+}
+
+TEST_CASE("the CheckIn CRL fields round-trip the codec; a server never sending them stays compatible") {
+    const irp::CheckIn in{kDevice, Bytes(300, 0x30), Bytes(64, 0x51), 42, 65'280};
+    auto back = irp::decode_client_message(irp::encode(irp::ClientMessage{in}));
+    REQUIRE(back.ok());
+    const auto& got = std::get<irp::CheckIn>(back.value());
+    CHECK(got.have_crl_number == 42u);
+    CHECK(got.max_crl_bytes == 65'280u);
+    // A CheckIn from a wallet before these fields (fields 1-3 only) decodes
+    // as "holds none, wants none".
+    const irp::CheckIn old{kDevice, Bytes(300, 0x30), Bytes(64, 0x51)};
+    auto old_back = irp::decode_client_message(irp::encode(irp::ClientMessage{old}));
+    REQUIRE(old_back.ok());
+    CHECK(std::get<irp::CheckIn>(old_back.value()).have_crl_number == 0u);
+    CHECK(std::get<irp::CheckIn>(old_back.value()).max_crl_bytes == 0u);
+    // The new fields cost nothing on the wire when unset.
+    CHECK(irp::encode(irp::ClientMessage{old}).size() + 2 + 1 + 3 == irp::encode(irp::ClientMessage{in}).size());
+}
+
 // ---- the server refuses messages out of order ---------------------------------------
 
 TEST_CASE("EnrollRequest before ClientHello is unexpected_message") {

@@ -34,3 +34,14 @@ start_server() {
     HTTP=$(sed -n 's/.*CRL and OCSP on \(http:\/\/[0-9.:]*\).*/\1/p' "$2" | head -1)
     [ -n "$PORT" ] && [ -n "$ADMIN" ] && [ -n "$HTTP" ] || { echo "server did not start:"; cat "$2"; exit 1; }
 }
+# start_webhook_receiver RECEIVER: runs the example webhook receiver with a
+# fresh secret ($WORK/webhook.secret), its events in $WORK/events.log; sets
+# RECV_PID and HOOK (host:port), or exits if it did not start.
+start_webhook_receiver() {
+    openssl rand -hex 32 >"$WORK/webhook.secret"
+    "$1" --secret-file "$WORK/webhook.secret" >"$WORK/events.log" 2>"$WORK/receiver.err" &
+    RECV_PID=$!
+    for _ in $(seq 1 100); do grep -q 'listening on' "$WORK/events.log" 2>/dev/null && break; sleep 0.05; done
+    HOOK=$(sed -n 's/^listening on \(.*\)$/\1/p' "$WORK/events.log")
+    [ -n "$HOOK" ] || { echo "receiver did not start"; cat "$WORK/receiver.err"; exit 1; }
+}

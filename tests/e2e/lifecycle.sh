@@ -3,8 +3,9 @@
 # approval (approved, and rejected with a reason), pre-registered keys
 # (irpctl register and a CSV import), the surge guard and its lift, the
 # webhook checked by the example receiver (a forged signature is refused),
-# check-in, and release: the device resets itself and the old owner's domain
-# refuses it.
+# the domain CRL brought by check-in (a revocation reaches the other devices,
+# the revoked one resets), check-in, and release: the device resets itself
+# and the old owner's domain refuses it.
 # Usage: lifecycle.sh irp-server idwallet irpctl irp-webhook-receiver
 set -u
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -19,12 +20,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== a webhook receiver"
-openssl rand -hex 32 >"$WORK/webhook.secret"
-"$RECEIVER" --secret-file "$WORK/webhook.secret" >"$WORK/events.log" 2>"$WORK/receiver.err" &
-RECV_PID=$!
-for _ in $(seq 1 100); do grep -q 'listening on' "$WORK/events.log" 2>/dev/null && break; sleep 0.05; done
-HOOK=$(sed -n 's/^listening on \(.*\)$/\1/p' "$WORK/events.log")
-[ -n "$HOOK" ] || { echo "receiver did not start"; cat "$WORK/receiver.err"; exit 1; }
+start_webhook_receiver "$RECEIVER"
 
 echo "== a domain whose classes accept approval and pre-registered keys"
 "$SERVER" init --dir "$WORK/ca" --domain life.example --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
@@ -132,6 +128,43 @@ expect_rc 0 "bulk-4 asks again and is issued" enroll --device-id bulk-4 --class 
     --store "$WORK/bulk-4"
 expect_rc 0 "bulk-5 passes while the guard is lifted" enroll --device-id bulk-5 --class bulk \
     --token "$(btoken bulk-5)" --store "$WORK/bulk-5"
+
+echo "== the domain CRL travels with check-in"
+crl_number() { sed -n 's/.*"number":\([0-9]*\).*/\1/p' "$1"; }
+expect_rc 7 "idwallet crl before any check-in: none held" "$WALLET" crl --store "$WORK/reg-1"
+expect_rc 0 "reg-1 checks in" "$WALLET" check-in --store "$WORK/reg-1"
+check "... and stores the domain's CRL" grep -q "; CRL number [0-9]* stored" "$WORK/last.out"
+check "... which OpenSSL verifies with the domain CA" bash -c \
+    "openssl crl -inform DER -in '$WORK/reg-1/crl.der' -CAfile '$CA' -noout 2>&1 | grep -q 'verify OK'"
+check "... and which is the CRL the HTTP listener serves" bash -c \
+    "curl -sf \"\$(openssl x509 -in '$WORK/reg-1/device.crt' -noout -ext crlDistributionPoints | sed -n 's/.*URI://p')\" | cmp -s - '$WORK/reg-1/crl.der'"
+expect_rc 0 "idwallet crl --json" "$WALLET" crl --store "$WORK/reg-1" --json
+N1=$(crl_number "$WORK/last.out")
+check "... has a CRL number ($N1)" test -n "$N1"
+check "... listing nobody yet" grep -q '"count":0,' "$WORK/last.out"
+expect_rc 0 "reg-2 checks in and stores the CRL too" "$WALLET" check-in --store "$WORK/reg-2"
+check "... ($WORK/reg-2/crl.der)" test -s "$WORK/reg-2/crl.der"
+expect_rc 0 "a check-in while up to date" "$WALLET" check-in --store "$WORK/reg-1"
+check "... brings no CRL" bash -c "! grep -q 'CRL number' '$WORK/last.out'"
+SB=$("$WALLET" show --store "$WORK/reg-2" | awk '/^serial:/ {print $2}')
+check "reg-2's serial ($SB)" test -n "$SB"
+expect_rc 0 "irpctl revoke --device reg-2 (keyCompromise)" "${CTLC[@]}" revoke --device reg-2 --reason keyCompromise
+expect_rc 0 "reg-1's next check-in brings the newer CRL" "$WALLET" check-in --store "$WORK/reg-1"
+check "... and stores it" grep -q "; CRL number [0-9]* stored" "$WORK/last.out"
+expect_rc 0 "idwallet crl --json" "$WALLET" crl --store "$WORK/reg-1" --json
+N2=$(crl_number "$WORK/last.out")
+check "... a higher number ($N1 -> $N2)" test "${N2:-0}" -gt "${N1:-0}"
+check "... listing reg-2's serial, keyCompromise" grep -q "{\"serial\":\"$SB\",\"revoked_at\":[0-9]*,\"reason\":\"keyCompromise\"}" "$WORK/last.out"
+check "... and only it" grep -q '"count":1,' "$WORK/last.out"
+expect_rc 0 "idwallet crl (text)" "$WALLET" crl --store "$WORK/reg-1"
+check "... shows the number, the dates and the count" bash -c "grep -q '^number: *$N2\$' '$WORK/last.out' && \
+    grep -q '^thisUpdate: ' '$WORK/last.out' && grep -q '^nextUpdate: ' '$WORK/last.out' && grep -q '^revoked: *1\$' '$WORK/last.out'"
+check "... and the serial" grep -q "^  $SB " "$WORK/last.out"
+expect_rc 11 "reg-2 checks in: revoked, factory reset (exit 11)" "$WALLET" check-in --store "$WORK/reg-2"
+check "... told certificate_not_active" grep -q "207 certificate_not_active" "$WORK/last.out"
+check "... key, certificate and CRL are gone" test ! -f "$WORK/reg-2/device.crt" -a ! -f "$WORK/reg-2/device.key" \
+    -a ! -f "$WORK/reg-2/crl.der"
+check "the server logged the CRLs it sent" grep -q "crl=sent:$N2" "$WORK/server.log"
 
 echo "== check-in and release"
 expect_rc 0 "cam-1 checks in" "$WALLET" check-in --store "$WORK/cam-1"

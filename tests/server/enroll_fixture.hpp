@@ -180,6 +180,22 @@ struct Fixture {
     }
 };
 
+// A signed check-in by `device_id` with `cert`, signed by `signer`.
+inline RequestReceived check_in_request(const std::string& device_id, const Bytes& cert, const crypto::PrivateKey& signer,
+                                        crypto::Random& rng, std::uint64_t have_crl_number = 0,
+                                        std::uint32_t max_crl_bytes = 0) {
+    RequestReceived r;
+    r.request_id = "ci";
+    r.operation = Operation::check_in;
+    r.device_id = device_id;
+    r.transcript = transcript_for(Operation::check_in, device_id, "", cert);
+    r.current_certificate = cert;
+    r.renewal_signature = signer.sign(check_in_message(r.transcript), rng);
+    r.have_crl_number = have_crl_number;
+    r.max_crl_bytes = max_crl_bytes;
+    return r;
+}
+
 }  // namespace enroll_fixture
 
 using namespace enroll_fixture;

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include "enroll_fixture.hpp"
+#include "revocation/revocation.hpp"
 
 using namespace irp;
 using namespace irp::server;
@@ -471,4 +472,92 @@ TEST_CASE("a rejection quoting a long device-supplied OID still reaches the devi
     REQUIRE(std::holds_alternative<Rejected>(a.result));
     CHECK(std::get<Rejected>(a.result).code == Code::extension_not_allowed);
     CHECK(std::get<Rejected>(a.result).message.size() <= bounds::kMaxText);
+}
+
+TEST_CASE("check-in returns the issuing CA's CRL only when it is newer than the device's and fits") {
+    Fixture f;
+    RevocationService rev(f.d.material(), f.d.store(), *f.rng, RevocationSettings{}, [&f] { return f.now; });
+    f.svc.set_revocation(&rev);
+    const auto a = f.enroll("cam-a", "req-a");
+    const auto b = f.enroll("cam-b", "req-b");
+    const Bytes& ca = f.d.material().ca_der;
+
+    auto check_in = [&](std::uint64_t have, std::uint32_t max_bytes) {
+        f.log.clear();
+        const Answer ans = f.svc.on_request(check_in_request("cam-a", a.cert, a.key, *f.rng, have, max_bytes), kPeer);
+        REQUIRE_MESSAGE(std::holds_alternative<CheckedIn>(ans.result),
+                        "expected CheckedIn, got " << (std::holds_alternative<Rejected>(ans.result)
+                                                           ? std::get<Rejected>(ans.result).message
+                                                           : std::string("another answer")));
+        REQUIRE(f.log.size() == 1);
+        return std::get<CheckedIn>(ans.result);
+    };
+    auto logged = [&](const std::string& s) { return f.log.at(0).find(s) != std::string::npos; };
+
+    // The device holds none: it gets CRL number 1, empty, signed by the domain CA.
+    f.now += 60;
+    const CheckedIn first = check_in(0, 65'280);
+    REQUIRE_FALSE(first.crl.empty());
+    auto crl1 = crypto::parse_and_verify_crl(first.crl, ca);
+    REQUIRE(crl1.ok());
+    CHECK(crl1->crl_number == 1);
+    CHECK(crl1->entries.empty());
+    CHECK(crl1->this_update == f.now);
+    CHECK(crl1->next_update == f.now + 86'400);
+    CHECK(logged("crl=sent:1"));
+    // The same CRL the HTTP listener serves: one cache, not re-signed.
+    auto served = rev.crl();
+    REQUIRE(served.ok());
+    CHECK(*served == first.crl);
+
+    // Up to date: nothing comes back, and nothing is re-signed.
+    f.now += 60;
+    const CheckedIn again = check_in(1, 65'280);
+    CHECK(again.crl.empty());
+    CHECK(again.next_check_in_seconds == 86'400u);
+    CHECK(logged("crl=current:1"));
+    auto st = rev.crl_status();
+    REQUIRE(st.ok());
+    CHECK(st->number == 1);
+    // A device claiming a number from the future gets nothing either.
+    CHECK(check_in(7, 65'280).crl.empty());
+    CHECK(logged("crl=current:1"));
+
+    // B is revoked: A's next check-in brings CRL number 2 listing B.
+    REQUIRE(f.d.store().revoke(b.serial, 1, f.now, AuditEvent{f.now, "admin", "revoke", "cam-b", b.serial, "", ""}).ok());
+    f.now += 60;
+    const CheckedIn after = check_in(1, 65'280);
+    REQUIRE_FALSE(after.crl.empty());
+    auto crl2 = crypto::parse_and_verify_crl(after.crl, ca);
+    REQUIRE(crl2.ok());
+    CHECK(crl2->crl_number == 2);
+    REQUIRE(crl2->entries.size() == 1);
+    CHECK(to_hex(crl2->entries[0].serial) == b.serial);
+    CHECK(crl2->entries[0].reason == 1);
+    CHECK(logged("crl=sent:2"));
+
+    // No room announced (a device from before the field): no CRL, no log field.
+    const CheckedIn none = check_in(0, 0);
+    CHECK(none.crl.empty());
+    CHECK_FALSE(logged("crl="));
+    // Room for less than the CRL: not sent, logged as too large.
+    const CheckedIn small = check_in(0, static_cast<std::uint32_t>(after.crl.size() - 1));
+    CHECK(small.crl.empty());
+    CHECK(logged("crl=too_large:2"));
+    // Exactly the CRL's size fits.
+    CHECK(check_in(0, static_cast<std::uint32_t>(after.crl.size())).crl == after.crl);
+    // The number did not move through all of that: one signature per change.
+    st = rev.crl_status();
+    REQUIRE(st.ok());
+    CHECK(st->number == 2);
+}
+
+TEST_CASE("check-in carries no CRL when the service has no revocation source") {
+    Fixture f;
+    const auto a = f.enroll("cam-a");
+    const Answer ans = f.svc.on_request(check_in_request("cam-a", a.cert, a.key, *f.rng, 0, 65'280), kPeer);
+    REQUIRE(std::holds_alternative<CheckedIn>(ans.result));
+    CHECK(std::get<CheckedIn>(ans.result).crl.empty());
+    REQUIRE_FALSE(f.log.empty());
+    CHECK(f.log.back().find("crl=") == std::string::npos);
 }

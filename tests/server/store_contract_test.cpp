@@ -80,6 +80,9 @@ PgCluster* require_cluster() {
 
 using irp_test::TempDir;
 
+// The newest migration both stores have (store/*/schema.cpp).
+constexpr std::int64_t kSchemaVersion = 5;
+
 // A backend gives each case an empty database, opens Stores on it (each with
 // its own connection), and runs SQL on it directly, bypassing the Store.
 struct SqliteBackend {
@@ -439,9 +442,9 @@ CONTRACT_CASE("reopening keeps data and does not re-run migrations") {
         CHECK(value(store->count_devices()) == 1);
         CHECK(store->find_certificate("1001")->has_value());
     }
-    CHECK(b.raw_scalar("SELECT COUNT(*) FROM schema_migrations") == 4);
+    CHECK(b.raw_scalar("SELECT COUNT(*) FROM schema_migrations") == kSchemaVersion);
     CHECK(b.raw_scalar("SELECT MIN(version) FROM schema_migrations") == 1);
-    CHECK(b.raw_scalar("SELECT MAX(version) FROM schema_migrations") == 4);
+    CHECK(b.raw_scalar("SELECT MAX(version) FROM schema_migrations") == kSchemaVersion);
 }
 
 CONTRACT_CASE("servers starting at once migrate once") {
@@ -459,7 +462,7 @@ CONTRACT_CASE("servers starting at once migrate once") {
         for (auto& t : threads) t.join();
     }
     for (auto& s : opened) CHECK_MESSAGE(s.ok(), (s.ok() ? "" : s.error().message));
-    CHECK(b.raw_scalar("SELECT COUNT(*) FROM schema_migrations") == 4);
+    CHECK(b.raw_scalar("SELECT COUNT(*) FROM schema_migrations") == kSchemaVersion);
 }
 
 CONTRACT_CASE("a schema newer than this server is refused") {
@@ -990,4 +993,175 @@ CONTRACT_CASE("surge counters, check-ins and release") {
     auto after = store->devices_unseen_since(10'000, 10);
     REQUIRE(after.ok());
     CHECK(*after == std::vector<std::string>{"d1"});  // a released device is not released again
+}
+
+// ---- rights and accounts (store/*/accounts.cpp) ----
+
+namespace {
+
+Transfer offer_of(const std::string& id, const std::string& from, const std::string& to,
+                  std::vector<std::string> devices, std::int64_t at) {
+    Transfer t;
+    t.id = id;
+    t.from_account = from;
+    t.to_account = to;
+    t.devices = std::move(devices);
+    t.created_at = at;
+    t.created_by = "admin";
+    t.note = "batch 7";
+    return t;
+}
+
+AuditEvent admin_event(std::int64_t at, const std::string& action) { return AuditEvent{at, "admin", action, "", "", "", ""}; }
+
+}  // namespace
+
+CONTRACT_CASE("rights: a device's own rights win over its class's; empty removes") {
+    BACKEND(b);
+    auto store = open_ok(b);
+    auto none = store->rights_for("d1", "sensor-v1");
+    REQUIRE(none.ok());
+    CHECK(none->empty());
+    REQUIRE(store->set_rights(RightsRecord{"class", "sensor-v1", "read service:mqtt", 10}, admin_event(10, "rights.set")).ok());
+    CHECK(*store->rights_for("d1", "sensor-v1") == "read service:mqtt");
+    CHECK(store->rights_for("d1", "other")->empty());
+    REQUIRE(store->set_rights(RightsRecord{"device", "d1", "* device:door-1", 11}, admin_event(11, "rights.set")).ok());
+    CHECK(*store->rights_for("d1", "sensor-v1") == "* device:door-1");
+    CHECK(*store->rights_for("d2", "sensor-v1") == "read service:mqtt");
+    // Replace, then remove.
+    REQUIRE(store->set_rights(RightsRecord{"class", "sensor-v1", "write service:mqtt", 12}, admin_event(12, "rights.set")).ok());
+    CHECK(*store->rights_for("d2", "sensor-v1") == "write service:mqtt");
+    auto list = store->list_rights();
+    REQUIRE(list.ok());
+    REQUIRE(list->size() == 2);
+    CHECK(list->at(0).scope == "class");
+    CHECK(list->at(0).updated_at == 12);
+    REQUIRE(store->set_rights(RightsRecord{"device", "d1", "", 13}, admin_event(13, "rights.clear")).ok());
+    CHECK(*store->rights_for("d1", "sensor-v1") == "write service:mqtt");
+    CHECK(store->set_rights(RightsRecord{"device", "d1", "", 14}, admin_event(14, "rights.clear")).error().code ==
+          Code::not_found);
+}
+
+CONTRACT_CASE("accounts: the provider exists from the start; names are unique") {
+    BACKEND(b);
+    auto store = open_ok(b);
+    auto provider = store->find_account(kProviderAccount);
+    REQUIRE(provider.ok());
+    REQUIRE(provider->has_value());
+    CHECK((*provider)->public_key.empty());
+    const Account acme{"acme", Bytes{0x30, 0x00, 0x5c}, "abcd", "customer", 100};
+    REQUIRE(store->create_account(acme, admin_event(100, "account.create")).ok());
+    CHECK(store->create_account(acme, admin_event(101, "account.create")).error().code == Code::already_exists);
+    auto got = store->find_account("acme");
+    REQUIRE(got.ok());
+    REQUIRE(got->has_value());
+    CHECK((*got)->public_key == acme.public_key);
+    CHECK((*got)->note == "customer");
+    auto all = store->list_accounts();
+    REQUIRE(all.ok());
+    CHECK(all->size() == 2);
+    CHECK(store->find_account("nobody")->has_value() == false);
+}
+
+CONTRACT_CASE("transfers: offered, then accepted moves the devices with the policy; history is kept") {
+    BACKEND(b);
+    auto store = open_ok(b);
+    REQUIRE(store->record_issuance(issuance("7a01", "d1", 1000)).ok());
+    REQUIRE(store->record_issuance(issuance("7a02", "d2", 1000)).ok());
+    REQUIRE(store->record_issuance(issuance("7a03", "d3", 1000)).ok());
+    for (const char* n : {"acme", "beta"})
+        REQUIRE(store->create_account(Account{n, Bytes{1}, "k", "", 100}, admin_event(100, "account.create")).ok());
+    const std::size_t audit0 = audit_size(*store);
+
+    REQUIRE(store->offer_transfer(offer_of("t1", kProviderAccount, "acme", {"d1", "d2"}, 2000),
+                                  admin_event(2000, "transfer.offer"))
+                .ok());
+    CHECK(audit_size(*store) == audit0 + 1);
+    // The same id again, a device in an open offer, a device that is not the giver's, an unknown device.
+    CHECK(store->offer_transfer(offer_of("t1", kProviderAccount, "beta", {"d3"}, 2001), AuditEvent{}).error().code ==
+          Code::already_exists);
+    CHECK(store->offer_transfer(offer_of("t2", kProviderAccount, "beta", {"d2", "d3"}, 2001), AuditEvent{}).error().code ==
+          Code::conflict);
+    CHECK(store->offer_transfer(offer_of("t3", "acme", "beta", {"d3"}, 2001), AuditEvent{}).error().code == Code::conflict);
+    CHECK(store->offer_transfer(offer_of("t4", kProviderAccount, "beta", {"ghost"}, 2001), AuditEvent{}).error().code ==
+          Code::not_found);
+    // Nothing of the refused offers was kept (d3 is free for a new offer).
+    CHECK_FALSE(store->find_transfer("t2")->has_value());
+    CHECK(audit_size(*store) == audit0 + 1);
+
+    auto t1 = store->find_transfer("t1");
+    REQUIRE(t1.ok());
+    REQUIRE(t1->has_value());
+    CHECK((*t1)->state == TransferState::offered);
+    CHECK((*t1)->devices == std::vector<std::string>{"d1", "d2"});
+    CHECK((*t1)->note == "batch 7");
+    CHECK(store->owners_of("d1")->empty());
+
+    auto accepted = store->decide_transfer("t1", TransferState::accepted, "stream service:video", "account:acme", 3000,
+                                           admin_event(3000, "transfer.accepted"));
+    REQUIRE(accepted.ok());
+    CHECK(accepted->state == TransferState::accepted);
+    CHECK(accepted->policy == "stream service:video");
+    CHECK(store->decide_transfer("t1", TransferState::rejected, "", "x", 3001, AuditEvent{}).error().code == Code::conflict);
+    CHECK(store->decide_transfer("nope", TransferState::accepted, "", "x", 3001, AuditEvent{}).error().code ==
+          Code::not_found);
+
+    auto owners = store->owners_of("d1");
+    REQUIRE(owners.ok());
+    REQUIRE(owners->size() == 1);
+    CHECK(owners->front().account == "acme");
+    CHECK(owners->front().policy == "stream service:video");
+    CHECK(owners->front().since == 3000);
+    CHECK(owners->front().until == 0);
+    CHECK(owners->front().transfer_id == "t1");
+
+    // acme passes d1 on to beta; beta rejects; then acme offers again and beta accepts.
+    REQUIRE(store->offer_transfer(offer_of("t5", "acme", "beta", {"d1"}, 4000), admin_event(4000, "transfer.offer")).ok());
+    REQUIRE(store->decide_transfer("t5", TransferState::rejected, "", "account:beta", 4100, AuditEvent{}).ok());
+    CHECK(store->owners_of("d1")->size() == 1);
+    REQUIRE(store->offer_transfer(offer_of("t6", "acme", "beta", {"d1"}, 4200), admin_event(4200, "transfer.offer")).ok());
+    REQUIRE(store->decide_transfer("t6", TransferState::accepted, "", "account:beta", 4300, AuditEvent{}).ok());
+    owners = store->owners_of("d1");
+    REQUIRE(owners->size() == 2);
+    CHECK(owners->at(0).account == "acme");
+    CHECK(owners->at(0).until == 4300);
+    CHECK(owners->at(1).account == "beta");
+    CHECK(owners->at(1).until == 0);
+
+    auto of_beta = store->list_transfers("beta", std::nullopt, 100);
+    REQUIRE(of_beta.ok());
+    REQUIRE(of_beta->size() == 2);
+    CHECK(of_beta->front().id == "t6");  // newest first
+    auto accepted_only = store->list_transfers("", TransferState::accepted, 100);
+    REQUIRE(accepted_only.ok());
+    CHECK(accepted_only->size() == 2);
+}
+
+CONTRACT_CASE("transfers: a cancelled offer frees its devices; release ends ownership and blocks acceptance") {
+    BACKEND(b);
+    auto store = open_ok(b);
+    REQUIRE(store->record_issuance(issuance("7b01", "d1", 1000)).ok());
+    REQUIRE(store->record_issuance(issuance("7b02", "d2", 1000)).ok());
+    REQUIRE(store->create_account(Account{"acme", Bytes{1}, "k", "", 100}, admin_event(100, "account.create")).ok());
+    REQUIRE(store->offer_transfer(offer_of("t1", kProviderAccount, "acme", {"d1"}, 2000), AuditEvent{}).ok());
+    REQUIRE(store->decide_transfer("t1", TransferState::cancelled, "", "admin", 2100, AuditEvent{}).ok());
+    CHECK(store->find_transfer("t1").value()->state == TransferState::cancelled);
+    REQUIRE(store->offer_transfer(offer_of("t2", kProviderAccount, "acme", {"d1"}, 2200), AuditEvent{}).ok());
+    REQUIRE(store->decide_transfer("t2", TransferState::accepted, "", "account:acme", 2300, AuditEvent{}).ok());
+
+    // Released: the account's ownership ends with it.
+    REQUIRE(store->release_device("d1", 3000, AuditEvent{3000, "admin", "release", "d1", "", "", ""}).ok());
+    auto owners = store->owners_of("d1");
+    REQUIRE(owners->size() == 1);
+    CHECK(owners->front().until == 3000);
+    CHECK(store->offer_transfer(offer_of("t3", kProviderAccount, "acme", {"d1"}, 3100), AuditEvent{}).error().code ==
+          Code::conflict);
+
+    // A device released while offered fails the acceptance; nothing moves.
+    REQUIRE(store->offer_transfer(offer_of("t4", kProviderAccount, "acme", {"d2"}, 3200), AuditEvent{}).ok());
+    REQUIRE(store->release_device("d2", 3300, AuditEvent{3300, "admin", "release", "d2", "", "", ""}).ok());
+    CHECK(store->decide_transfer("t4", TransferState::accepted, "", "account:acme", 3400, AuditEvent{}).error().code ==
+          Code::conflict);
+    CHECK(store->find_transfer("t4").value()->state == TransferState::offered);
+    CHECK(store->owners_of("d2")->empty());
 }

@@ -186,3 +186,47 @@ TEST_CASE("directory storage: a half-present pair is an error, not an empty wall
     auto r = open_directory_storage(f.dir)->load();
     CHECK_FALSE(r.ok());
 }
+
+TEST_CASE("storage: the CRL is saved whole, replaced whole, and gone after a factory reset") {
+    Fixture f;
+    const Bytes first = to_bytes("crl number one");
+    const Bytes second(5000, 0xA7);
+    auto check_store = [&](wallet::Storage& s, const std::string& file) {
+        auto none = s.load_crl();
+        REQUIRE(none.ok());
+        CHECK_FALSE(none->has_value());
+        REQUIRE(s.save_crl(first).ok());
+        auto got = s.load_crl();
+        REQUIRE(got.ok());
+        REQUIRE(got->has_value());
+        CHECK(**got == first);
+        REQUIRE(s.save_crl(second).ok());
+        got = s.load_crl();
+        REQUIRE(got.ok());
+        REQUIRE(got->has_value());
+        CHECK(**got == second);
+        if (!file.empty()) {
+            CHECK(std::filesystem::file_size(file) == 5000u);
+            CHECK(mode_of(file) == 0644);
+            // No temporary file is left beside it.
+            std::size_t entries = 0;
+            for (const auto& e : std::filesystem::directory_iterator(f.dir)) entries += e.path().filename() != "device.key" &&
+                                                                                    e.path().filename() != "device.crt";
+            CHECK(entries == 1u);
+        }
+        REQUIRE(s.install(f.a).ok());
+        REQUIRE(s.wipe().ok());
+        got = s.load_crl();
+        REQUIRE(got.ok());
+        CHECK_FALSE(got->has_value());
+        if (!file.empty()) CHECK_FALSE(exists(file));
+    };
+    SUBCASE("directory storage: DIR/crl.der") {
+        auto s = open_directory_storage(f.dir);
+        check_store(*s, f.dir + "/crl.der");
+    }
+    SUBCASE("memory storage") {
+        auto s = wallet::open_memory_storage();
+        check_store(*s, "");
+    }
+}

@@ -1,4 +1,4 @@
-// idwallet: enroll | renew | check-in | show. Exit codes are documented in README.md
+// idwallet: enroll | renew | check-in | show | crl. Exit codes are documented in README.md
 // ("idwallet exit codes") and mirror the error categories.
 #include <CLI/CLI.hpp>
 
@@ -11,6 +11,7 @@
 #include "tls_transport.hpp"
 #include "irp/core/messages.hpp"
 #include "irp/core/transcript.hpp"
+#include "irp/crypto/revocation.hpp"
 #include "irp/net/client.hpp"
 #include "irp/platform/files.hpp"
 
@@ -142,8 +143,22 @@ int report(const char* verb, const char* noun, const std::string& store, const R
             }
             return exit_for(o.rejection.code);
         case wallet::Outcome::Kind::checked_in:
-            std::printf("%s: next check-in in %u s%s\n", verb, o.checked_in.next_check_in_seconds,
+            if (o.reset) {
+                std::fprintf(stderr, "idwallet: %s: %s (%u %s)%s\n", noun, o.rejection.message.c_str(),
+                             static_cast<unsigned>(o.rejection.code), code_name(o.rejection.code), req.c_str());
+                std::fprintf(stderr, "idwallet: factory reset: key and certificate removed from %s; enroll again\n",
+                             store.c_str());
+                return kReset;
+            }
+            std::printf("%s: next check-in in %u s%s", verb, o.checked_in.next_check_in_seconds,
                         o.checked_in.renew_now ? "; the server asks for a renewal now" : "");
+            if (o.crl_stored) std::printf("; CRL number %lld stored", static_cast<long long>(o.crl_number));
+            std::printf("\n");
+            if (o.crl_refused) {
+                std::fprintf(stderr, "idwallet: %s: %s (%u %s)%s\n", noun, o.crl_refused->message.c_str(),
+                             static_cast<unsigned>(o.crl_refused->code), code_name(o.crl_refused->code), req.c_str());
+                return o.crl_refused->code == Code::file_error ? kStorage : kInvalid;
+            }
             return kOk;
         case wallet::Outcome::Kind::invalid:
             std::fprintf(stderr, "idwallet: %s: the issued certificate was NOT installed: %s (install error %02u %s)%s\n", noun,
@@ -160,6 +175,62 @@ int report(const char* verb, const char* noun, const std::string& store, const R
             return kRedirect;
     }
     return kInternal;
+}
+
+std::string json_string(const std::string& s) {
+    std::string out = "\"";
+    for (const unsigned char c : s) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+        } else if (c < 0x20 || c == 0x7f) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            out += buf;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out + "\"";
+}
+
+// `idwallet crl`: the CRL the wallet holds (from its check-ins), verified
+// again against the issuing CA in its chain.
+int show_crl(const std::string& store, bool json, std::int64_t now) {
+    auto storage = wallet::open_directory_storage(store);
+    auto held = wallet::held_crl(*storage);
+    if (!held) return say_error("crl", held.error());
+    if (!held.value()) {
+        if (json)
+            std::printf("null\n");
+        else
+            std::printf("no CRL held in %s (check in to fetch one)\n", store.c_str());
+        return kStorage;
+    }
+    const auto& c = **held;
+    auto ca = crypto::parse_certificate(c.issuer_ca);
+    const std::string issuer = ca ? ca->subject : "";
+    const bool stale = now > c.info.next_update;
+    if (json) {
+        std::string out = "{\"issuer\":" + json_string(issuer) + ",\"number\":" + std::to_string(c.info.crl_number) +
+                          ",\"this_update\":" + std::to_string(c.info.this_update) +
+                          ",\"next_update\":" + std::to_string(c.info.next_update) +
+                          ",\"stale\":" + (stale ? "true" : "false") + ",\"count\":" + std::to_string(c.info.entries.size()) +
+                          ",\"revoked\":[";
+        for (std::size_t i = 0; i < c.info.entries.size(); ++i) {
+            const auto& e = c.info.entries[i];
+            out += std::string(i ? "," : "") + "{\"serial\":" + json_string(to_hex(e.serial)) +
+                   ",\"revoked_at\":" + std::to_string(e.revoked_at) + ",\"reason\":" + json_string(crypto::crl_reason_name(e.reason)) + "}";
+        }
+        std::printf("%s]}\n", out.c_str());
+        return kOk;
+    }
+    std::printf("issuer:      %s\nnumber:      %lld\nthisUpdate:  %s\nnextUpdate:  %s%s\nrevoked:     %zu\n",
+                issuer.c_str(), static_cast<long long>(c.info.crl_number), utc(c.info.this_update).c_str(),
+                utc(c.info.next_update).c_str(), stale ? " (STALE)" : "", c.info.entries.size());
+    for (const auto& e : c.info.entries)
+        std::printf("  %s  %s  %s\n", to_hex(e.serial).c_str(), utc(e.revoked_at).c_str(), crypto::crl_reason_name(e.reason));
+    return kOk;
 }
 
 }  // namespace
@@ -206,6 +277,11 @@ int main(int argc, char** argv) {
 
     auto* show = app.add_subcommand("show", "show the installed certificate");
     show->add_option("--store", store, "the wallet directory")->required();
+
+    bool json = false;
+    auto* crl = app.add_subcommand("crl", "show the domain CRL held (fetched at check-in), for checking peers");
+    crl->add_option("--store", store, "the wallet directory")->required();
+    crl->add_flag("--json", json, "one JSON object, times in Unix seconds (null when none is held)");
 
     try {
         app.parse(argc, argv);
@@ -291,6 +367,8 @@ int main(int argc, char** argv) {
         if (!c) return say_error("check-in", c.error());
         wallet::CheckInOptions o;
         o.limits.exchange_timeout = Time{timeout_ms};
+        // Room for the largest CRL a check-in carries (docs/PROTOCOL.md).
+        o.limits.max_frame_bytes = static_cast<std::uint32_t>(bounds::kMaxCrl + bounds::kCheckedInOverhead);
         auto t = connect(*c, timeout);
         if (!t) return say_error("cannot reach " + c->server, t.error());
         auto storage = wallet::open_directory_storage(store);
@@ -315,5 +393,6 @@ int main(int argc, char** argv) {
         for (const auto& u : info->san_uris) std::printf("uri:      %s\n", u.c_str());
         return kOk;
     }
+    if (*crl) return show_crl(store, json, clock.unix_now());
     return kUsage;
 }

@@ -18,6 +18,7 @@
 #include "irp/core/limits.hpp"
 #include "irp/core/messages.hpp"
 #include "irp/crypto/crypto.hpp"
+#include "irp/crypto/revocation.hpp"
 
 namespace irp::wallet {
 
@@ -59,7 +60,12 @@ public:
     virtual Result<void> save_pending(const PendingEnrollment& p) = 0;
     virtual Result<std::optional<PendingEnrollment>> load_pending() = 0;
     virtual Result<void> clear_pending() = 0;
-    // Factory reset: key, certificate and any held enrollment are gone.
+    // The domain's CRL (DER, as its CA signed it), checked by the wallet
+    // before it is saved. Atomic: afterwards the old or the new CRL is held.
+    virtual Result<void> save_crl(ByteView der) = 0;
+    virtual Result<std::optional<Bytes>> load_crl() = 0;
+    // Factory reset: key, certificate, any held enrollment and the CRL are
+    // gone.
     virtual Result<void> wipe() = 0;
 };
 
@@ -97,9 +103,20 @@ struct Outcome {
     bool install_confirmed = false;         // the server recorded the install
     CheckedIn checked_in;                   // checked_in
     // rejected: the server said the device was released, or (check-in) that
-    // its certificate is revoked or expired; the wallet wiped its key and
-    // certificate (factory reset) and must enroll again, with its new owner.
+    // its certificate is revoked or expired; checked_in: the CRL that came
+    // back lists the device's own certificate (`rejection` says so). Either
+    // way the wallet wiped its key and certificate (factory reset) and must
+    // enroll again, with its new owner.
     bool reset = false;
+    // checked_in: a CRL came back (checked_in.crl). It was stored, or refused
+    // and not stored (crl_refused says why: identity_mismatch = signed by
+    // another CA; malformed_message = not a usable CRL; already_exists = a
+    // lower CRL Number than the one held; bad_argument = no issuing CA in
+    // the chain to verify it with; file_error = it could not be saved). The
+    // check-in itself succeeded either way.
+    bool crl_stored{};
+    std::int64_t crl_number{};  // of the CRL received
+    std::optional<Error> crl_refused{};
 };
 
 struct EnrollOptions {
@@ -132,15 +149,40 @@ Result<Outcome> renew(Transport& t, Storage& s, const RenewOptions& o, crypto::R
 
 struct CheckInOptions {
     Limits limits;
+    // Ask for the issuing CA's CRL when it is newer than the one held. The
+    // largest CRL taken is what limits.max_frame_bytes leaves room for
+    // (ClientSession::send_check_in; at most bounds::kMaxCrl).
+    bool fetch_crl{true};
 };
 // Tells the server the device is alive and still holds its certificate's
-// key; learns when to check in next and whether to renew now.
+// key; learns when to check in next and whether to renew now. With
+// fetch_crl, also brings the domain's CRL up to date: a CRL that comes back
+// is verified against the issuing CA certificate in the wallet's chain,
+// must not have a lower CRL Number than the one held from that CA, and is
+// then saved (Storage::save_crl). If it lists the device's own certificate
+// (any reason but certificateHold) the wallet resets itself as if the
+// server had said the certificate is revoked.
 Result<Outcome> check_in(Transport& t, Storage& s, const CheckInOptions& o, crypto::Random& rng, const Clock& clock);
+
+// The CRL the wallet holds, for checking peers (irp_rp's
+// Verifier::add_crl(der, issuer_ca, now)).
+struct HeldCrl {
+    Bytes der;        // as the CA signed it
+    Bytes issuer_ca;  // DER: the CA certificate in the wallet's chain that signed it
+    crypto::CrlInfo info;
+};
+// nullopt when no CRL is held. The CRL is verified again, against the CA in
+// the wallet's chain that issued its certificate: identity_mismatch when it
+// no longer matches (the wallet was renewed by another CA since; the next
+// check-in replaces it), file_error when the wallet holds no certificate.
+// Freshness (nextUpdate) is the caller's to judge.
+Result<std::optional<HeldCrl>> held_crl(Storage& s);
 
 // The POSIX store: DIR/device.key (PKCS#8 PEM, 0600) and DIR/device.crt
 // (leaf then chain, PEM), installed by write-temp/fsync/rename with
 // roll-forward recovery of an interrupted install; a held enrollment in
-// DIR/pending.key (0600) and DIR/pending.id.
+// DIR/pending.key (0600) and DIR/pending.id; the CRL in DIR/crl.der
+// (write-temp/fsync/rename).
 std::unique_ptr<Storage> open_directory_storage(const std::string& dir);
 // Credentials in RAM only (tests, benchmarks, firmware with its own persistence).
 std::unique_ptr<Storage> open_memory_storage();

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "idwallet.hpp"
+#include "irp/crypto/revocation.hpp"
 #include "irp/platform/files.hpp"
 
 namespace irp::wallet {
@@ -23,7 +24,7 @@ namespace {
 class DirectoryStorage final : public Storage {
 public:
     explicit DirectoryStorage(std::string dir)
-        : dir_(std::move(dir)), key_(dir_ + "/device.key"), crt_(dir_ + "/device.crt") {}
+        : dir_(std::move(dir)), key_(dir_ + "/device.key"), crt_(dir_ + "/device.crt"), crl_(dir_ + "/crl.der") {}
 
     Result<void> install(const Credentials& c) override {
         if (auto r = platform::make_dirs(dir_, 0700); !r) return r;
@@ -94,10 +95,23 @@ public:
         return {};
     }
 
+    Result<void> save_crl(ByteView der) override {
+        if (auto r = platform::make_dirs(dir_, 0700); !r) return r;
+        return platform::write_file_atomic(crl_, std::string_view(reinterpret_cast<const char*>(der.data()), der.size()),
+                                           0644);
+    }
+
+    Result<std::optional<Bytes>> load_crl() override {
+        if (!platform::file_exists(crl_)) return std::optional<Bytes>{};
+        auto der = platform::read_file(crl_, crypto::kMaxCrlBytes);
+        if (!der) return der.error();
+        return std::optional<Bytes>(Bytes(der->begin(), der->end()));
+    }
+
     Result<void> wipe() override {
         if (auto r = clear_pending(); !r) return r;
         // The certificate first: a key without a certificate is not an identity.
-        for (const std::string& path : {crt_ + ".new", crt_, key_ + ".new", key_}) {
+        for (const std::string& path : {crt_ + ".new", crt_, key_ + ".new", key_, crl_}) {
             if (std::remove(path.c_str()) != 0 && platform::file_exists(path))
                 return make_error(Code::file_error, "cannot remove '" + path + "'");
         }
@@ -138,6 +152,7 @@ private:
     std::string dir_;
     std::string key_;
     std::string crt_;
+    std::string crl_;
 };
 
 // RAM only: for tests, benchmarks, and devices whose firmware persists the
@@ -167,10 +182,20 @@ public:
         pending_.reset();
         return {};
     }
+    Result<void> save_crl(ByteView der) override {
+        std::lock_guard lock(mu_);
+        crl_ = Bytes(der.begin(), der.end());
+        return {};
+    }
+    Result<std::optional<Bytes>> load_crl() override {
+        std::lock_guard lock(mu_);
+        return crl_;
+    }
     Result<void> wipe() override {
         std::lock_guard lock(mu_);
         pending_.reset();
         creds_.reset();
+        crl_.reset();
         return {};
     }
 
@@ -178,6 +203,7 @@ private:
     std::mutex mu_;
     std::optional<Credentials> creds_;
     std::optional<PendingEnrollment> pending_;
+    std::optional<Bytes> crl_;
 };
 
 }  // namespace

@@ -11,6 +11,16 @@ namespace irp::wallet {
 
 namespace {
 
+// The CA certificate in the wallet's chain that signed its certificate: the
+// one whose CRL covers it. Empty when the chain holds none.
+Bytes issuing_ca(const Credentials& c) {
+    for (const auto& ca : c.chain)
+        if (crypto::signed_by(c.certificate, ca)) return ca;
+    return {};
+}
+
+constexpr std::int32_t kCertificateHold = 6;  // RFC 5280 CRLReason: suspended, not revoked
+
 struct Exchange {
     Exchange(Transport& t, Storage& s, crypto::Random& r, const Clock& c, Operation o, std::string id)
         : transport(t), storage(s), rng(r), clock(c), op(o), device_id(std::move(id)) {}
@@ -34,6 +44,10 @@ struct Exchange {
     bool same_key = false;
     std::vector<Bytes> trusted_roots;
     Limits limits;
+    // check-in: the CRL
+    bool fetch_crl = false;
+    Bytes issuer_ca;                            // verifies it
+    std::optional<std::int64_t> held_crl_number;  // of the one held from issuer_ca
 
     std::shared_ptr<const crypto::PrivateKey> new_key;
     std::string domain;
@@ -44,7 +58,8 @@ struct Exchange {
         if (op == Operation::check_in) {
             const Bytes sig = current->key->sign(check_in_message(c.transcript), rng);
             if (sig.empty()) return make_error(Code::internal, "signing with the current key failed");
-            return s.send_check_in(sig, clock.monotonic());
+            if (!fetch_crl) return s.send_check_in(sig, clock.monotonic());
+            return s.send_check_in(sig, static_cast<std::uint64_t>(held_crl_number.value_or(0)), clock.monotonic());
         }
         const auto& offered = c.hello.key_algorithms;
         if (pending) {
@@ -102,9 +117,10 @@ struct Exchange {
         }
         if (auto* c = std::get_if<CheckedIn>(&a.result)) {
             outcome.kind = Outcome::Kind::checked_in;
-            outcome.checked_in = *c;
+            outcome.checked_in = std::move(*c);
             s.finish();
-            return {};
+            if (outcome.checked_in.crl.empty()) return {};
+            return take_crl(outcome.checked_in.crl);
         }
         if (auto* r = std::get_if<Redirect>(&a.result)) {
             outcome.kind = Outcome::Kind::redirect;
@@ -132,6 +148,48 @@ struct Exchange {
         if (pending)
             if (auto r = storage.clear_pending(); !r) return r;
         return s.send_install_report(InstallStatus::installed, serial, clock.monotonic());
+    }
+
+    // A CRL that came with a check-in: verified, not older than the one
+    // held, then saved; a refused one is reported, never stored, and does
+    // not fail the check-in. One that lists this device resets it.
+    Result<void> take_crl(const Bytes& der) {
+        auto refuse = [this](Code code, std::string why) -> Result<void> {
+            outcome.crl_refused = make_error(code, "refused the CRL from the server: " + std::move(why));
+            return {};
+        };
+        if (!fetch_crl) return refuse(Code::unexpected_message, "the check-in did not ask for one");
+        if (issuer_ca.empty())
+            return refuse(Code::bad_argument, "the wallet's chain holds no certificate of the CA that issued its "
+                                              "certificate, so the CRL cannot be verified");
+        auto info = crypto::parse_and_verify_crl(der, issuer_ca);
+        if (!info) {
+            const std::string why = info.error().code == Code::identity_mismatch
+                                        ? "it was not signed by this device's issuing CA (" + info.error().message + ")"
+                                        : info.error().message;
+            return refuse(info.error().code, why);
+        }
+        outcome.crl_number = info->crl_number;
+        if (held_crl_number && info->crl_number < *held_crl_number)
+            return refuse(Code::already_exists, "its CRL Number " + std::to_string(info->crl_number) +
+                                                    " is lower than that of the CRL held (" +
+                                                    std::to_string(*held_crl_number) + ")");
+        auto me = crypto::parse_certificate(current->certificate);
+        if (!me) return me.error();
+        for (const auto& e : info->entries) {
+            if (e.serial != me->serial || e.reason == kCertificateHold) continue;
+            // Revoked: stop using the identity at once, as when the server
+            // answers certificate_not_active (docs/PROTOCOL.md, "Reset").
+            if (auto r = storage.wipe(); !r) return r;
+            outcome.reset = true;
+            outcome.rejection = make_error(Code::certificate_not_active,
+                                           "the domain's CRL (number " + std::to_string(info->crl_number) +
+                                               ") lists this device's certificate as revoked");
+            return {};
+        }
+        if (auto r = storage.save_crl(der); !r) return refuse(Code::file_error, "cannot store it: " + r.error().message);
+        outcome.crl_stored = true;
+        return {};
     }
 
     // What a refusal means for what the device holds.
@@ -231,7 +289,37 @@ Result<Outcome> check_in(Transport& t, Storage& s, const CheckInOptions& o, cryp
     Exchange x{t, s, rng, clock, Operation::check_in, info->subject_cn};
     x.current = std::move(*cur.value());
     x.limits = o.limits;
+    x.fetch_crl = o.fetch_crl;
+    if (o.fetch_crl) {
+        x.issuer_ca = issuing_ca(*x.current);
+        // The number of the CRL held, if it is this issuer's: after a
+        // renewal by another CA, or a damaged file, it counts as none and
+        // the server's current CRL replaces it.
+        auto held = s.load_crl();
+        if (held && *held && !x.issuer_ca.empty())
+            if (auto crl = crypto::parse_and_verify_crl(**held, x.issuer_ca); crl) x.held_crl_number = crl->crl_number;
+    }
     return x.run();
+}
+
+Result<std::optional<HeldCrl>> held_crl(Storage& s) {
+    auto der = s.load_crl();
+    if (!der) return der.error();
+    if (!der.value()) return std::optional<HeldCrl>{};
+    auto cur = s.load();
+    if (!cur) return cur.error();
+    if (!cur.value()) return make_error(Code::file_error, "no certificate is installed, so the CRL cannot be verified");
+    HeldCrl out;
+    out.issuer_ca = issuing_ca(*cur.value());
+    if (out.issuer_ca.empty())
+        return make_error(Code::identity_mismatch, "the wallet's chain holds no certificate of its issuing CA");
+    auto info = crypto::parse_and_verify_crl(**der, out.issuer_ca);
+    if (!info)
+        return make_error(info.error().code, "the stored CRL does not verify with this wallet's issuing CA: " +
+                                                 info.error().message);
+    out.der = std::move(**der);
+    out.info = std::move(info.value());
+    return std::optional<HeldCrl>(std::move(out));
 }
 
 Result<Outcome> renew(Transport& t, Storage& s, const RenewOptions& o, crypto::Random& rng, const Clock& clock) {

@@ -27,4 +27,8 @@ std::string to_hex(ByteView b);
 // Returns false on odd length or a non-hex character; `out` is then unspecified.
 bool from_hex(std::string_view hex, Bytes& out);
 
+// Appends a 4-byte big-endian length and then `v`: fields framed this way
+// cannot run into each other in a signed message.
+void append_field(Bytes& out, ByteView v);
+
 }  // namespace irp

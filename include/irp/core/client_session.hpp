@@ -3,7 +3,7 @@
 //   (start: ClientHello queued) await_server_hello --ServerHello--> ready
 //   ready --send_enroll/send_renew/send_check_in--> await_answer --Answer--> answered
 //   answered --send_install_report--> await_install_ack --InstallAck--> done
-//   answered --finish()--> done          (rejected / pending / redirect)
+//   answered --finish()--> done          (rejected / pending / redirect / checked in)
 // A ProtocolError from the server is accepted in every non-terminal state
 // and ends the exchange. Anything else is a protocol error.
 #pragma once
@@ -69,7 +69,13 @@ public:
     void receive(ByteView data, Time now);
     Result<void> send_enroll(Bytes csr_der, Bytes token_proof, Time now);
     Result<void> send_enroll(Bytes csr_der, EnrollProof proof, Time now);
+    // A check-in that asks for no CRL (CheckIn.max_crl_bytes = 0).
     Result<void> send_check_in(Bytes signature, Time now);
+    // A check-in that asks for the issuing CA's CRL when it is newer than
+    // the one the device holds (`have_crl_number`, 0 = none). The session
+    // announces the largest CRL its frame limit can take:
+    // min(bounds::kMaxCrl, limits.max_frame_bytes - bounds::kCheckedInOverhead).
+    Result<void> send_check_in(Bytes signature, std::uint64_t have_crl_number, Time now);
     Result<void> send_renew(Bytes csr_der, Bytes signature, Time now);
     Result<void> send_install_report(InstallStatus status, Bytes serial, Time now);
     // Ends an exchange whose answer needs no install report.
@@ -92,6 +98,7 @@ private:
     void on_install_ack(ServerMessage&& m, Time now);
     void on_error(ServerMessage&& m, Time now);
 
+    Result<void> check_in(Bytes signature, std::uint64_t have_crl_number, std::uint32_t max_crl_bytes, Time now);
     void dispatch(ServerMessage&& m, Time now);
     void fail(Error e, bool from_server);
     void send(const ClientMessage& m);

@@ -39,6 +39,15 @@ inline constexpr std::size_t kMaxRequestId = 64;
 inline constexpr std::size_t kMaxSerial = 20;
 inline constexpr std::size_t kMaxAlgorithms = 8;
 inline constexpr std::size_t kMaxModel = 64;          // EnrollRequest.model
+// CheckedIn.crl: a CRL carried in a check-in answer. The frame limit of the
+// receiving session bounds it further: the client announces what fits
+// (CheckIn.max_crl_bytes, see kCheckedInOverhead) and the server never sends
+// more. At about 50 bytes per entry, 1 MiB holds some 20 000 revoked
+// certificates; the default 64 KiB frame about 1 300.
+inline constexpr std::size_t kMaxCrl = 1024 * 1024;
+// The most an Answer{CheckedIn} frame adds around its CRL (request id, the
+// other fields, tags and lengths): a CRL of max_frame_bytes - this fits.
+inline constexpr std::size_t kCheckedInOverhead = 256;
 }  // namespace bounds
 
 // Install report codes: the device's verdict on what it received. Numbered
@@ -93,6 +102,8 @@ struct CheckIn {
     std::string device_id;
     Bytes certificate;
     Bytes signature;
+    std::uint64_t have_crl_number{};  // the CRL the device holds; 0 = none
+    std::uint32_t max_crl_bytes{};    // the largest CRL it takes back; 0 = none
 };
 
 struct RenewRequest {
@@ -120,6 +131,7 @@ struct Redirect {
 struct CheckedIn {
     std::uint32_t next_check_in_seconds = 0;
     bool renew_now = false;
+    Bytes crl{};  // DER, only when newer than CheckIn.have_crl_number; at most kMaxCrl
 };
 
 struct Answer {

@@ -49,6 +49,10 @@ struct RequestReceived {
     std::vector<Bytes> bootstrap_chain;
     Bytes bootstrap_signature;
     std::string model;  // printable ASCII, as claimed
+    // check-in only: the CRL the device holds (its CRL Number, 0 = none) and
+    // the largest CRL it takes back in CheckedIn.crl (0 = none), as sent.
+    std::uint64_t have_crl_number{};
+    std::uint32_t max_crl_bytes{};
 };
 
 // The session answered a request itself (a check above failed).

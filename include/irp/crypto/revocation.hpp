@@ -24,6 +24,9 @@ struct CrlEntry {
     std::int32_t reason;      // RFC 5280 CRLReason; 0 (unspecified) = no reasonCode entry extension
 };
 
+// RFC 5280 5.3.1 CRLReason name ("keyCompromise", ...); "unknown" for a code it does not define.
+const char* crl_reason_name(std::int32_t reason);
+
 // A DER v2 CRL signed by `ca_key`, whose certificate is `ca_cert` (DER):
 // issuer = the CA certificate's subject Name byte for byte, the signature
 // algorithm matching the key (ecdsa-with-SHA256 / -SHA384, Ed25519),

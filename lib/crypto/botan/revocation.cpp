@@ -501,4 +501,20 @@ Bytes ocsp_error_response(int status) {
     return {0x30, 0x03, 0x0a, 0x01, static_cast<std::uint8_t>(status)};
 }
 
+const char* crl_reason_name(std::int32_t reason) {
+    switch (reason) {
+        case 0: return "unspecified";
+        case 1: return "keyCompromise";
+        case 2: return "cACompromise";
+        case 3: return "affiliationChanged";
+        case 4: return "superseded";
+        case 5: return "cessationOfOperation";
+        case 6: return "certificateHold";
+        case 8: return "removeFromCRL";
+        case 9: return "privilegeWithdrawn";
+        case 10: return "aACompromise";
+        default: return "unknown";
+    }
+}
+
 }  // namespace irp::crypto

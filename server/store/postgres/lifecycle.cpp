@@ -227,6 +227,8 @@ Result<std::vector<std::string>> PgStore::release_device(const std::string& devi
         auto held =
             run(what, "UPDATE held_requests SET state = 5 WHERE device_id = $1 AND state IN (1, 2)", device_id);
         if (!held) return held.error();
+        auto owner = run(what, "UPDATE device_owners SET until = $1 WHERE device_id = $2 AND until = 0", at, device_id);
+        if (!owner) return owner.error();
         if (auto a = insert_audit(audit, what); !a) return a.error();
         return std::move(*revoked);
     });

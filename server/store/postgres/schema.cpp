@@ -71,6 +71,29 @@ CREATE TABLE registrations(device_id TEXT COLLATE "C" PRIMARY KEY, class_id TEXT
     note TEXT NOT NULL DEFAULT '');
 CREATE TABLE surge_lifts(class_id TEXT COLLATE "C" PRIMARY KEY, lifted_until BIGINT NOT NULL);
 )sql"},
+    {5, R"sql(
+CREATE TABLE rights(scope TEXT COLLATE "C" NOT NULL, name TEXT COLLATE "C" NOT NULL, rights TEXT NOT NULL,
+    updated_at BIGINT NOT NULL, PRIMARY KEY(scope, name));
+CREATE TABLE accounts(name TEXT COLLATE "C" PRIMARY KEY, public_key BYTEA NOT NULL,
+    public_key_sha256 TEXT NOT NULL, note TEXT NOT NULL DEFAULT '', created_at BIGINT NOT NULL);
+INSERT INTO accounts(name, public_key, public_key_sha256, note, created_at)
+    VALUES('provider', '', '', 'the domain''s own account', 0);
+CREATE TABLE transfers(id TEXT COLLATE "C" PRIMARY KEY, from_account TEXT COLLATE "C" NOT NULL REFERENCES accounts(name),
+    to_account TEXT COLLATE "C" NOT NULL REFERENCES accounts(name), state INTEGER NOT NULL,
+    created_at BIGINT NOT NULL, created_by TEXT NOT NULL, note TEXT NOT NULL DEFAULT '',
+    decided_at BIGINT NOT NULL DEFAULT 0, decided_by TEXT NOT NULL DEFAULT '', policy TEXT NOT NULL DEFAULT '',
+    seq BIGINT GENERATED ALWAYS AS IDENTITY);
+CREATE INDEX transfers_created ON transfers(created_at);
+CREATE TABLE transfer_devices(transfer_id TEXT COLLATE "C" NOT NULL REFERENCES transfers(id),
+    device_id TEXT COLLATE "C" NOT NULL REFERENCES devices(device_id), PRIMARY KEY(transfer_id, device_id));
+CREATE INDEX transfer_devices_device ON transfer_devices(device_id);
+CREATE TABLE device_owners(device_id TEXT COLLATE "C" NOT NULL REFERENCES devices(device_id),
+    account TEXT COLLATE "C" NOT NULL REFERENCES accounts(name), policy TEXT NOT NULL DEFAULT '',
+    since BIGINT NOT NULL, until BIGINT NOT NULL DEFAULT 0, transfer_id TEXT NOT NULL DEFAULT '',
+    seq BIGINT GENERATED ALWAYS AS IDENTITY);
+CREATE UNIQUE INDEX device_owners_current ON device_owners(device_id) WHERE until = 0;
+CREATE INDEX device_owners_history ON device_owners(device_id, since);
+)sql"},
 };
 constexpr int kLatestVersion = kMigrations[std::size(kMigrations) - 1].version;
 // Any fixed value will do; every irp-server must use the same one. Advisory

@@ -252,6 +252,9 @@ Result<std::vector<std::string>> SqliteStore::release_device(const std::string& 
     auto held = run(conn_, what, "UPDATE held_requests SET state = 5 WHERE device_id = ?1 AND state IN (1, 2)",
                     device_id);
     if (!held) return held.error();
+    auto owner = run(conn_, what, "UPDATE device_owners SET until = ?1 WHERE device_id = ?2 AND until = 0", at,
+                     device_id);
+    if (!owner) return owner.error();
     if (auto a = insert_audit(conn_, audit, what); !a) return a.error();
     if (auto c = tx.commit(what); !c) return c.error();
     return std::move(*revoked);

@@ -74,6 +74,30 @@ CREATE TABLE registrations(device_id TEXT PRIMARY KEY, class_id TEXT NOT NULL, p
     public_key_sha256 TEXT NOT NULL, created_at INTEGER NOT NULL, note TEXT NOT NULL DEFAULT '');
 CREATE TABLE surge_lifts(class_id TEXT PRIMARY KEY, lifted_until INTEGER NOT NULL);
 )sql"},
+    {5, R"sql(
+-- Rights per device or class; accounts, certificate transfer and the
+-- ownership history of each device (store.hpp, "rights and accounts").
+CREATE TABLE rights(scope TEXT NOT NULL, name TEXT NOT NULL, rights TEXT NOT NULL,
+    updated_at INTEGER NOT NULL, PRIMARY KEY(scope, name));
+CREATE TABLE accounts(name TEXT PRIMARY KEY, public_key BLOB NOT NULL, public_key_sha256 TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL);
+INSERT INTO accounts(name, public_key, public_key_sha256, note, created_at)
+    VALUES('provider', x'', '', 'the domain''s own account', 0);
+CREATE TABLE transfers(id TEXT PRIMARY KEY, from_account TEXT NOT NULL REFERENCES accounts(name),
+    to_account TEXT NOT NULL REFERENCES accounts(name), state INTEGER NOT NULL, created_at INTEGER NOT NULL,
+    created_by TEXT NOT NULL, note TEXT NOT NULL DEFAULT '', decided_at INTEGER NOT NULL DEFAULT 0,
+    decided_by TEXT NOT NULL DEFAULT '', policy TEXT NOT NULL DEFAULT '');
+CREATE INDEX transfers_created ON transfers(created_at);
+CREATE TABLE transfer_devices(transfer_id TEXT NOT NULL REFERENCES transfers(id),
+    device_id TEXT NOT NULL REFERENCES devices(device_id), PRIMARY KEY(transfer_id, device_id));
+CREATE INDEX transfer_devices_device ON transfer_devices(device_id);
+CREATE TABLE device_owners(device_id TEXT NOT NULL REFERENCES devices(device_id),
+    account TEXT NOT NULL REFERENCES accounts(name), policy TEXT NOT NULL DEFAULT '',
+    since INTEGER NOT NULL, until INTEGER NOT NULL DEFAULT 0, transfer_id TEXT NOT NULL DEFAULT '');
+-- At most one current owner per device.
+CREATE UNIQUE INDEX device_owners_current ON device_owners(device_id) WHERE until = 0;
+CREATE INDEX device_owners_history ON device_owners(device_id, since);
+)sql"},
 };
 constexpr int kLatestVersion = kMigrations[std::size(kMigrations) - 1].version;
 

@@ -7,7 +7,8 @@
 //
 // Files: schema.cpp (migrations, open), certificates.cpp (issuance,
 // revocation, listings), classes.cpp (device classes), lifecycle.cpp (held requests,
-// pre-registered keys, surge guard, check-ins, release).
+// pre-registered keys, surge guard, check-ins, release), accounts.cpp (rights,
+// accounts, transfers).
 #pragma once
 
 #include <mutex>
@@ -69,6 +70,20 @@ public:
     Result<std::vector<std::string>> release_device(const std::string& device_id, std::int64_t at,
                                                     const AuditEvent& audit) override;
     Result<std::vector<std::string>> devices_unseen_since(std::int64_t before, std::size_t limit) override;
+
+    Result<void> set_rights(const RightsRecord& r, const AuditEvent& audit) override;
+    Result<std::string> rights_for(const std::string& device_id, const std::string& class_id) override;
+    Result<std::vector<RightsRecord>> list_rights() override;
+    Result<void> create_account(const Account& a, const AuditEvent& audit) override;
+    Result<std::optional<Account>> find_account(const std::string& name) override;
+    Result<std::vector<Account>> list_accounts() override;
+    Result<void> offer_transfer(const Transfer& t, const AuditEvent& audit) override;
+    Result<std::optional<Transfer>> find_transfer(const std::string& id) override;
+    Result<std::vector<Transfer>> list_transfers(const std::string& account, std::optional<TransferState> state,
+                                                 std::size_t limit) override;
+    Result<Transfer> decide_transfer(const std::string& id, TransferState to, const std::string& policy,
+                                     const std::string& by, std::int64_t at, const AuditEvent& audit) override;
+    Result<std::vector<Ownership>> owners_of(const std::string& device_id) override;
 
     // Runs the schema migrations (schema.cpp).
     Result<void> migrate();
