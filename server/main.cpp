@@ -102,6 +102,10 @@ int cmd_run(const std::string& config_path) {
     server::ClassRegistry classes(**store, *rng, material->class_secrets, unix_now);
     auto policies = server::load_class_policies(*cfg);
     if (!policies) return fail(policies.error());
+    // What the class files held when last read: a SIGHUP re-reads them and
+    // reports "classes" when their contents changed, even in place.
+    auto class_secrets_read = material->class_secrets;
+    auto class_policies_read = *policies;
     classes.set_config_policies(std::move(*policies));
     auto approval_of = [](const server::Config& c) {
         return server::ApprovalPolicy{c.approval_retry_after_s, c.approval_retry_max_s, c.approval_expire_s,
@@ -201,24 +205,26 @@ int cmd_run(const std::string& config_path) {
             log(server::render_log(log_format, "reload", {{"outcome", "refused"}, {"reason", next.error().message}}));
             return;
         }
-        const auto plan = server::plan_reload(running, *next);
-        std::map<std::string, Bytes> secrets;
-        std::map<std::string, server::ClassPolicy> next_policies;
-        if (std::find(plan.applied.begin(), plan.applied.end(), "classes") != plan.applied.end()) {
-            auto s = server::load_class_secrets(*next);
-            auto p = s ? server::load_class_policies(*next) : Result<std::map<std::string, server::ClassPolicy>>(s.error());
-            if (!s || !p) {
-                const std::string why = !s ? s.error().message : p.error().message;
-                log(server::render_log(log_format, "reload", {{"outcome", "refused"}, {"reason", why}}));
-                return;
-            }
-            secrets = std::move(s.value());
-            next_policies = std::move(p.value());
+        auto plan = server::plan_reload(running, *next);
+        // The class files are always re-read: a secret file or a PEM of
+        // manufacturer roots may have been replaced in place.
+        auto secrets = server::load_class_secrets(*next);
+        auto next_policies =
+            secrets ? server::load_class_policies(*next) : Result<std::map<std::string, server::ClassPolicy>>(secrets.error());
+        if (!secrets || !next_policies) {
+            const std::string why = !secrets ? secrets.error().message : next_policies.error().message;
+            log(server::render_log(log_format, "reload", {{"outcome", "refused"}, {"reason", why}}));
+            return;
         }
+        const bool classes_changed = *secrets != class_secrets_read || *next_policies != class_policies_read;
+        if (classes_changed && std::find(plan.applied.begin(), plan.applied.end(), "classes") == plan.applied.end())
+            plan.applied.emplace_back("classes");
         running = server::apply_live(running, *next);
-        if (!secrets.empty()) {
-            classes.set_config_classes(std::move(secrets));
-            classes.set_config_policies(std::move(next_policies));
+        if (classes_changed) {
+            class_secrets_read = *secrets;
+            class_policies_read = *next_policies;
+            classes.set_config_classes(std::move(*secrets));
+            classes.set_config_policies(std::move(*next_policies));
         }
         service.set_policy(service_policy_of(running));
         holds.set_policy(approval_of(running));

@@ -21,6 +21,17 @@ std::string bootstrap_methods_text(unsigned methods) {
     return out;
 }
 
+Result<std::vector<Bytes>> parse_idevid_roots(std::string_view pem, const std::string& where) {
+    auto ders = crypto::pem_blocks(pem, "CERTIFICATE");
+    if (!ders || ders->empty()) return make_error(Code::config_invalid, where + " holds no PEM CERTIFICATE");
+    for (const auto& d : *ders) {
+        auto info = crypto::parse_certificate(d);
+        if (!info) return make_error(Code::config_invalid, where + " holds a certificate that does not parse: " + info.error().message);
+        if (!info->is_ca) return make_error(Code::config_invalid, where + " holds a certificate that is not a CA");
+    }
+    return std::move(*ders);
+}
+
 Result<std::map<std::string, ClassPolicy>> load_class_policies(const Config& cfg) {
     std::map<std::string, ClassPolicy> out;
     for (const auto& [name, cls] : cfg.classes) {
@@ -30,17 +41,9 @@ Result<std::map<std::string, ClassPolicy>> load_class_policies(const Config& cfg
         for (const auto& path : cls.idevid_roots) {
             auto text = platform::read_file(path);
             if (!text) return text.error();
-            auto ders = crypto::pem_blocks(*text, "CERTIFICATE");
-            if (!ders || ders->empty())
-                return make_error(Code::config_invalid, "classes." + name + ".idevid_roots: '" + path +
-                                                            "' holds no PEM CERTIFICATE");
-            for (auto& d : *ders) {
-                auto info = crypto::parse_certificate(d);
-                if (!info || !info->is_ca)
-                    return make_error(Code::config_invalid,
-                                      "classes." + name + ".idevid_roots: '" + path + "' holds a certificate that is not a CA");
-                p.idevid_roots.push_back(std::move(d));
-            }
+            auto ders = parse_idevid_roots(*text, "classes." + name + ".idevid_roots: '" + path + "'");
+            if (!ders) return ders.error();
+            for (auto& d : *ders) p.idevid_roots.push_back(std::move(d));
         }
         out[name] = std::move(p);
     }
@@ -75,7 +78,14 @@ Result<ClassPolicy> ClassRegistry::policy_for(const std::string& name) const {
     if (!rec) return rec.error();
     if (!*rec) return make_error(Code::unknown_class, "device class '" + name + "' is not known here");
     if (!(*rec)->enabled) return make_error(Code::class_disabled, "device class '" + name + "' is disabled by the domain");
-    return ClassPolicy{};
+    ClassPolicy p;
+    p.methods = (*rec)->methods;
+    if (!(*rec)->idevid_roots.empty()) {
+        auto roots = parse_idevid_roots((*rec)->idevid_roots, "class " + name + ": idevid_roots");
+        if (!roots) return make_error(Code::internal, roots.error().message);
+        p.idevid_roots = std::move(*roots);
+    }
+    return p;
 }
 
 void ClassRegistry::set_config_classes(std::map<std::string, Bytes> secrets) {
@@ -120,7 +130,7 @@ Result<std::vector<ClassView>> ClassRegistry::list() const {
     auto stored = store_.list_classes();
     if (!stored) return stored.error();
     for (const auto& c : *stored)
-        out.push_back(ClassView{c.name, "admin", c.enabled, kBootstrapToken, c.previous_secret.empty() ? 0 : c.previous_until,
+        out.push_back(ClassView{c.name, "admin", c.enabled, c.methods, c.previous_secret.empty() ? 0 : c.previous_until,
                                 c.created_at, c.updated_at});
     return out;
 }
@@ -146,17 +156,39 @@ Result<ClassRecord> ClassRegistry::admin_class(const std::string& name, const ch
     return std::move(**rec);
 }
 
-Result<Bytes> ClassRegistry::create(const std::string& name, std::optional<Bytes> imported, const Actor& who) {
+namespace {
+// Methods and roots as an admin class may have them: at least one method,
+// manufacturer roots exactly when "idevid" is among them.
+Result<void> check_bootstrap(unsigned methods, const std::string& roots_pem) {
+    if (methods == 0 || (methods & ~kBootstrapAll) != 0)
+        return make_error(Code::bad_argument, "bootstrap: one or more of token, preregistered, idevid, approval");
+    if ((methods & kBootstrapIdevid) && roots_pem.empty())
+        return make_error(Code::bad_argument, "bootstrap idevid needs idevid_roots (PEM manufacturer CA certificates)");
+    if (!(methods & kBootstrapIdevid) && !roots_pem.empty())
+        return make_error(Code::bad_argument, "idevid_roots are only for a class whose bootstrap includes idevid");
+    if (!roots_pem.empty()) {
+        if (roots_pem.size() > 256 * 1024) return make_error(Code::bad_argument, "idevid_roots exceed 256 KiB");
+        auto roots = parse_idevid_roots(roots_pem, "idevid_roots");
+        if (!roots) return make_error(Code::bad_argument, roots.error().message);
+    }
+    return {};
+}
+}  // namespace
+
+Result<Bytes> ClassRegistry::create(const std::string& name, std::optional<Bytes> imported, const Actor& who,
+                                    unsigned methods, const std::string& roots_pem) {
     if (!is_valid_identifier(name))
         return make_error(Code::bad_argument, "a class name is 1-64 characters from [A-Za-z0-9._-]");
     if (imported && imported->size() < kMinImportedSecretBytes)
         return make_error(Code::bad_argument, "an imported class secret must be at least 16 bytes");
+    if (auto r = check_bootstrap(methods, roots_pem); !r) return r.error();
     if (config()->count(name))
         return make_error(Code::already_exists, "class '" + name + "' is defined in server.toml");
     const std::int64_t now = clock_();
-    ClassRecord c{name, imported ? *imported : rng_.bytes(kSecretBytes), {}, 0, true, now, now};
+    ClassRecord c{name, imported ? *imported : rng_.bytes(kSecretBytes), {}, 0, true, now, now, methods, roots_pem};
     auto ev = audit(who, "class-create",
-                    "class=" + name + " secret=" + fingerprint(c.secret) + (imported ? " imported" : ""));
+                    "class=" + name + " secret=" + fingerprint(c.secret) + (imported ? " imported" : "") +
+                        " bootstrap=" + bootstrap_methods_text(methods));
     if (auto r = store_.create_class(c, ev); !r) return r.error();
     return c.secret;
 }
@@ -176,6 +208,19 @@ Result<Bytes> ClassRegistry::rotate(const std::string& name, std::int64_t grace_
               "class=" + name + " secret=" + fingerprint(c->secret) + " previous_valid_s=" + std::to_string(grace_s));
     if (auto r = store_.update_class(*c, ev); !r) return r.error();
     return c->secret;
+}
+
+Result<void> ClassRegistry::set_bootstrap(const std::string& name, unsigned methods, const std::string& roots_pem,
+                                          const Actor& who) {
+    if (auto r = check_bootstrap(methods, roots_pem); !r) return r;
+    auto c = admin_class(name, "change the bootstrap of");
+    if (!c) return c.error();
+    c->methods = methods;
+    c->idevid_roots = roots_pem;
+    c->updated_at = clock_();
+    return store_.update_class(*c, audit(who, "class-bootstrap",
+                                         "class=" + name + " bootstrap=" + bootstrap_methods_text(methods) +
+                                             (roots_pem.empty() ? "" : " idevid_roots=" + fingerprint(to_bytes(roots_pem)))));
 }
 
 Result<void> ClassRegistry::set_enabled(const std::string& name, bool enabled, const Actor& who) {

@@ -32,6 +32,7 @@ enum BootstrapMethod : unsigned {
     kBootstrapIdevid = 4,
     kBootstrapApproval = 8,
 };
+inline constexpr unsigned kBootstrapAll = kBootstrapToken | kBootstrapPreregistered | kBootstrapIdevid | kBootstrapApproval;
 // "token" -> kBootstrapToken, ...; 0 for an unknown name.
 unsigned bootstrap_method(std::string_view name);
 std::string bootstrap_methods_text(unsigned methods);  // "token,approval"
@@ -39,6 +40,7 @@ std::string bootstrap_methods_text(unsigned methods);  // "token,approval"
 struct ClassPolicy {
     unsigned methods = kBootstrapToken;
     std::vector<Bytes> idevid_roots;  // DER: manufacturer CAs trusted for "idevid"
+    friend bool operator==(const ClassPolicy&, const ClassPolicy&) = default;
 };
 
 struct ClassView {
@@ -85,7 +87,12 @@ public:
 
     // A new admin class; its secret is generated (or imported: at least 16
     // bytes) and returned once. already_exists if either source has the name.
-    Result<Bytes> create(const std::string& name, std::optional<Bytes> imported, const Actor& who);
+    // `methods`: BootstrapMethod bits; `roots_pem`: the manufacturer CAs,
+    // required exactly when methods include idevid (bad_argument otherwise).
+    Result<Bytes> create(const std::string& name, std::optional<Bytes> imported, const Actor& who,
+                         unsigned methods = kBootstrapToken, const std::string& roots_pem = {});
+    // Changes how devices may join an admin class (same rules as create).
+    Result<void> set_bootstrap(const std::string& name, unsigned methods, const std::string& roots_pem, const Actor& who);
     // A new secret for an admin class, returned once; the old one stays
     // valid for `grace_s` seconds (0: refused at once, e.g. after a leak).
     Result<Bytes> rotate(const std::string& name, std::int64_t grace_s, const Actor& who);
@@ -106,6 +113,10 @@ private:
     std::shared_ptr<const std::map<std::string, Bytes>> config_;
     std::shared_ptr<const std::map<std::string, ClassPolicy>> policies_;
 };
+
+// Manufacturer CA certificates from PEM: at least one, each a CA
+// (config_invalid naming `where` otherwise).
+Result<std::vector<Bytes>> parse_idevid_roots(std::string_view pem, const std::string& where);
 
 struct Config;
 // The [classes.*] bootstrap policies of a config, idevid_roots read from

@@ -138,6 +138,15 @@ int main(int argc, char** argv) {
     auto* class_create = klass->add_subcommand("create", "create a class; prints its new secret once");
     class_create->add_option("name", cls, "class name")->required();
     class_create->add_option("--secret-hex", secret_hex, "import this secret (hex, at least 16 bytes) instead");
+    std::vector<std::string> bootstrap;
+    std::string roots_file;
+    class_create->add_option("--bootstrap", bootstrap, "how devices may join: token, preregistered, idevid, approval "
+                                                       "(repeat; default token)");
+    class_create->add_option("--idevid-roots", roots_file, "PEM file of manufacturer CA certificates (with idevid)");
+    auto* class_bootstrap = klass->add_subcommand("bootstrap", "change how devices may join a class");
+    class_bootstrap->add_option("name", cls, "class name")->required();
+    class_bootstrap->add_option("--bootstrap", bootstrap, "token, preregistered, idevid, approval (repeat)")->required();
+    class_bootstrap->add_option("--idevid-roots", roots_file, "PEM file of manufacturer CA certificates (with idevid)");
     auto* class_rotate = klass->add_subcommand("rotate", "give a class a new secret; prints it once");
     class_rotate->add_option("name", cls, "class name")->required();
     class_rotate->add_option("--grace-days", grace_days, "days the old secret stays valid (0: refuse it now)")
@@ -277,11 +286,15 @@ int main(int argc, char** argv) {
     if (*classes)
         return emit(api.call("GET", "/v1/classes"), [](const json& j) {
             std::vector<std::vector<std::string>> rows;
-            for (const auto& c : j["classes"])
+            for (const auto& c : j["classes"]) {
+                std::string how;
+                for (const auto& m : c.value("bootstrap", json::array())) how += (how.empty() ? "" : ",") + m.get<std::string>();
                 rows.push_back({str(c, "name"), str(c, "source"), c.value("enabled", true) ? "enabled" : "disabled",
+                                how.empty() ? "-" : how,
                                 c.contains("previous_secret_until") ? when(c["previous_secret_until"]) : "-",
                                 c.contains("updated_at") ? when(c["updated_at"]) : "-"});
-            table({"CLASS", "SOURCE", "STATE", "OLD SECRET UNTIL", "CHANGED"}, rows);
+            }
+            table({"CLASS", "SOURCE", "STATE", "BOOTSTRAP", "OLD SECRET UNTIL", "CHANGED"}, rows);
         });
     if (*klass) {
         auto print_secret = [](const json& j) {
@@ -289,11 +302,26 @@ int main(int argc, char** argv) {
                         str(j, "name").c_str(), str(j, "secret").c_str());
         };
         const std::string base = "/v1/classes/" + cls;
+        json how = json::object();
+        if (!bootstrap.empty()) how["bootstrap"] = bootstrap;
+        if (!roots_file.empty()) {
+            auto pem = platform::read_file(roots_file);
+            if (!pem) {
+                std::fprintf(stderr, "irpctl: %s\n", pem.error().message.c_str());
+                return 2;
+            }
+            how["idevid_roots"] = *pem;
+        }
         if (*class_create) {
-            json body{{"name", cls}};
+            json body = how;
+            body["name"] = cls;
             if (!secret_hex.empty()) body["secret"] = secret_hex;
             return emit(api.call("POST", "/v1/classes", &body), print_secret);
         }
+        if (*class_bootstrap)
+            return emit(api.call("POST", base + "/bootstrap", &how), [](const json& j) {
+                std::printf("class %s: bootstrap %s\n", str(j, "name").c_str(), str(j, "bootstrap").c_str());
+            });
         if (*class_rotate) {
             const json body{{"grace_days", grace_days}};
             return emit(api.call("POST", base + "/rotate", &body), [&](const json& j) {

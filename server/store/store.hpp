@@ -192,6 +192,8 @@ struct ClassRecord {
     bool enabled = true;              // a disabled class enrolls nobody (renewals are unaffected)
     std::int64_t created_at = 0;
     std::int64_t updated_at = 0;
+    unsigned methods = 1;      // how devices may join: BootstrapMethod bits (classes/class_registry.hpp); 1 = token
+    std::string idevid_roots = {};  // PEM: the manufacturer CAs trusted for "idevid"
 };
 
 struct IssuanceRecord {

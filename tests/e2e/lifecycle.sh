@@ -90,6 +90,17 @@ check "a correctly signed fresh event: accepted (the receiver's check is HMAC, a
 check "... and its replay: 401" test "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "X-IRP-Timestamp: $TS" \
     -H "X-IRP-Signature: sha256=$SIG" --data "$BODY" "http://$HOOK/irp-events")" = 401
 
+echo "== a class made through the admin API can require approval too"
+expect_rc 0 "irpctl class create walkin --bootstrap approval" "${CTLC[@]}" class create walkin --bootstrap approval
+expect_rc 0 "irpctl classes" "${CTLC[@]}" classes
+check "... shows walkin's bootstrap" grep -q "^walkin *admin *enabled *approval " "$WORK/last.out"
+expect_rc 9 "a walk-in device without proof is held" enroll --device-id walk-1 --class walkin --store "$WORK/walk-1"
+expect_rc 1 "idevid without manufacturer roots is refused" "${CTLC[@]}" class bootstrap walkin --bootstrap idevid
+check "... HTTP 400" grep -q "HTTP 400" "$WORK/last.out"
+expect_rc 0 "irpctl class bootstrap walkin --bootstrap token" "${CTLC[@]}" class bootstrap walkin --bootstrap token
+expect_rc 5 "... then a device without proof is refused" enroll --device-id walk-2 --class walkin --store "$WORK/walk-2"
+check "... 306 bootstrap_not_allowed" grep -q "306 bootstrap_not_allowed" "$WORK/last.out"
+
 echo "== pre-registered keys: no human step"
 for d in reg-1 reg-2; do openssl genpkey -algorithm ed25519 -out "$WORK/$d.boot.pem" 2>/dev/null; done
 openssl genpkey -algorithm ed25519 -out "$WORK/stranger.pem" 2>/dev/null

@@ -43,10 +43,19 @@ expect_rc 0 "after the reload the new class enrolls" enroll s-2 sensors "$WORK/c
 DAYS=$(( ( $(date -d "$(openssl x509 -in <(awk '/BEGIN CERT/{n++} n==1' "$WORK/s-2/device.crt") -noout -enddate | cut -d= -f2)" +%s) - $(date +%s) ) / 86400 ))
 check "the new lifetime applies (about 30 days: $DAYS)" bash -c "[ $DAYS -ge 29 ] && [ $DAYS -le 30 ]"
 
+echo "== a secret file replaced in place is re-read"
+cp "$WORK/ca/classes/sensors.secret" "$WORK/old-sensors.secret"
+head -c 32 /dev/urandom | xxd -p -c 64 >"$WORK/ca/classes/sensors.secret"
+kill -HUP "$SERVER_PID"
+reloaded 2
+check "... reported as a class change" bash -c "grep ' reload ' '$WORK/server.log' | tail -1 | grep -q 'applied=classes needs_restart=none'"
+expect_rc 0 "a device with the new secret enrolls" enroll s-4 sensors "$WORK/ca/classes/sensors.secret"
+expect_rc 4 "the old secret no longer works" enroll s-5 sensors "$WORK/old-sensors.secret"
+
 echo "== what needs a restart is named, not silently ignored"
 sed -i 's/^threads = .*/threads = 3/' "$WORK/ca/server.toml"
 kill -HUP "$SERVER_PID"
-reloaded 2
+reloaded 3
 check "a threads change is reported as needing a restart" grep -q 'applied=none needs_restart=server.threads' "$WORK/server.log"
 
 echo "== a broken config is refused; the server keeps serving"

@@ -137,3 +137,52 @@ TEST_CASE("a SIGHUP that drops a config class takes effect for the next request"
     f.classes.set_config_classes({});
     check_rejected(enroll_with(f, "default", f.d.secret(), "dev-2"), Code::unknown_class);
 }
+
+TEST_CASE("admin classes carry bootstrap methods and manufacturer roots, checked on the way in") {
+    Fixture f;
+    const std::string root_pem = crypto::to_pem(f.d.material().root_der, "CERTIFICATE");
+    REQUIRE(f.classes.create("walkin", std::nullopt, kAdmin, kBootstrapApproval).ok());
+    auto p = f.classes.policy_for("walkin");
+    REQUIRE(p.ok());
+    CHECK(p->methods == kBootstrapApproval);
+    CHECK(p->idevid_roots.empty());
+
+    REQUIRE(f.classes.create("cams", std::nullopt, kAdmin, kBootstrapIdevid | kBootstrapToken, root_pem).ok());
+    p = f.classes.policy_for("cams");
+    REQUIRE(p.ok());
+    CHECK(p->methods == (kBootstrapIdevid | kBootstrapToken));
+    REQUIRE(p->idevid_roots.size() == 1);
+    CHECK(p->idevid_roots.front() == f.d.material().root_der);
+
+    // Refused combinations change nothing.
+    auto check_bad = [&](const char* name, unsigned methods, const std::string& pem) {
+        CAPTURE(name);
+        auto r = f.classes.create(name, std::nullopt, kAdmin, methods, pem);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().code == Code::bad_argument);
+        CHECK(f.classes.policy_for(name).error().code == Code::unknown_class);
+    };
+    check_bad("none", 0, "");
+    check_bad("unknown-bit", 64, "");
+    check_bad("idevid-without-roots", kBootstrapIdevid, "");
+    check_bad("roots-without-idevid", kBootstrapToken, root_pem);
+    check_bad("roots-not-pem", kBootstrapIdevid, "not a certificate");
+    const std::string leaf_pem = crypto::to_pem(f.enroll("cam-1").cert, "CERTIFICATE");
+    check_bad("roots-not-a-ca", kBootstrapIdevid, leaf_pem);
+
+    // Changed later; listed as they are.
+    REQUIRE(f.classes.set_bootstrap("walkin", kBootstrapToken | kBootstrapApproval, "", kAdmin).ok());
+    CHECK(f.classes.policy_for("walkin")->methods == (kBootstrapToken | kBootstrapApproval));
+    CHECK(f.classes.set_bootstrap("walkin", kBootstrapIdevid, "", kAdmin).error().code == Code::bad_argument);
+    CHECK(f.classes.set_bootstrap("default", kBootstrapToken, "", kAdmin).error().code == Code::already_exists);
+    CHECK(f.classes.set_bootstrap("nope", kBootstrapToken, "", kAdmin).error().code == Code::not_found);
+    auto list = f.classes.list();
+    REQUIRE(list.ok());
+    bool seen = false;
+    for (const auto& c : *list)
+        if (c.name == "walkin") {
+            seen = true;
+            CHECK(c.methods == (kBootstrapToken | kBootstrapApproval));
+        }
+    CHECK(seen);
+}

@@ -81,7 +81,7 @@ PgCluster* require_cluster() {
 using irp_test::TempDir;
 
 // The newest migration both stores have (store/*/schema.cpp).
-constexpr std::int64_t kSchemaVersion = 5;
+constexpr std::int64_t kSchemaVersion = 6;
 
 // A backend gives each case an empty database, opens Stores on it (each with
 // its own connection), and runs SQL on it directly, bypassing the Store.
@@ -1164,4 +1164,28 @@ CONTRACT_CASE("transfers: a cancelled offer frees its devices; release ends owne
           Code::conflict);
     CHECK(store->find_transfer("t4").value()->state == TransferState::offered);
     CHECK(store->owners_of("d2")->empty());
+}
+
+CONTRACT_CASE("classes keep their bootstrap methods and manufacturer roots") {
+    BACKEND(b);
+    auto store = open_ok(b);
+    const AuditEvent ev{1, "admin", "class-create", "", "", "", ""};
+    ClassRecord c{"cams", Bytes(32, 0x11), {}, 0, true, 10, 10, 4 | 8, "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n"};
+    REQUIRE(store->create_class(c, ev).ok());
+    auto got = store->find_class("cams");
+    REQUIRE(got.ok());
+    REQUIRE(got->has_value());
+    CHECK((*got)->methods == (4u | 8u));
+    CHECK((*got)->idevid_roots == c.idevid_roots);
+    c.methods = 1;
+    c.idevid_roots.clear();
+    REQUIRE(store->update_class(c, ev).ok());
+    auto list = store->list_classes();
+    REQUIRE(list.ok());
+    REQUIRE(list->size() == 1);
+    CHECK(list->front().methods == 1u);
+    CHECK(list->front().idevid_roots.empty());
+    // A class stored before migration 6 reads as token only.
+    REQUIRE(b.raw_exec("INSERT INTO device_classes(name, secret, created_at, updated_at) VALUES('old', 'x', 1, 1)"));
+    CHECK(store->find_class("old").value()->methods == 1u);
 }

@@ -6,11 +6,13 @@ namespace irp::server::postgres {
 namespace {
 
 const std::string kSelectClass =
-    "SELECT name, secret, previous_secret, previous_until, enabled, created_at, updated_at FROM device_classes";
+    "SELECT name, secret, previous_secret, previous_until, enabled, created_at, updated_at, methods, idevid_roots"
+    " FROM device_classes";
 
 ClassRecord read_class(const Row& row) {
-    return ClassRecord{row.text(0),        row.blob(1),    row.blob(2),   row.integer(3),
-                       row.text(4) == "t", row.integer(5), row.integer(6)};
+    return ClassRecord{row.text(0),    row.blob(1),        row.blob(2),
+                       row.integer(3), row.text(4) == "t", row.integer(5),
+                       row.integer(6), static_cast<unsigned>(row.integer(7)), row.text(8)};
 }
 
 }  // namespace
@@ -21,9 +23,10 @@ Result<void> PgStore::create_class(const ClassRecord& c, const AuditEvent& audit
         // a clean answer (one inserts, the other gets already_exists).
         auto ins = run(what,
                        "INSERT INTO device_classes(name, secret, previous_secret, previous_until, enabled, created_at,"
-                       " updated_at) VALUES($1, $2, $3, $4, $5::bigint <> 0, $6, $7) ON CONFLICT(name) DO NOTHING",
+                       " updated_at, methods, idevid_roots) VALUES($1, $2, $3, $4, $5::bigint <> 0, $6, $7, $8, $9)"
+                       " ON CONFLICT(name) DO NOTHING",
                        c.name, c.secret, c.previous_secret, c.previous_until, std::int64_t{c.enabled ? 1 : 0},
-                       c.created_at, c.updated_at);
+                       c.created_at, c.updated_at, std::int64_t{c.methods}, c.idevid_roots);
         if (!ins) return ins.error();
         if (*ins == 0) return make_error(Code::already_exists, "class '" + c.name + "' exists already");
         return insert_audit(audit, what);
@@ -35,8 +38,9 @@ Result<void> PgStore::update_class(const ClassRecord& c, const AuditEvent& audit
         auto upd =
             run(what,
                 "UPDATE device_classes SET secret = $2, previous_secret = $3, previous_until = $4,"
-                " enabled = $5::bigint <> 0, updated_at = $6 WHERE name = $1",
-                c.name, c.secret, c.previous_secret, c.previous_until, std::int64_t{c.enabled ? 1 : 0}, c.updated_at);
+                " enabled = $5::bigint <> 0, updated_at = $6, methods = $7, idevid_roots = $8 WHERE name = $1",
+                c.name, c.secret, c.previous_secret, c.previous_until, std::int64_t{c.enabled ? 1 : 0}, c.updated_at,
+                std::int64_t{c.methods}, c.idevid_roots);
         if (!upd) return upd.error();
         if (*upd == 0) return make_error(Code::not_found, "no class '" + c.name + "'");
         return insert_audit(audit, what);

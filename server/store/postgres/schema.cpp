@@ -94,6 +94,10 @@ CREATE TABLE device_owners(device_id TEXT COLLATE "C" NOT NULL REFERENCES device
 CREATE UNIQUE INDEX device_owners_current ON device_owners(device_id) WHERE until = 0;
 CREATE INDEX device_owners_history ON device_owners(device_id, since);
 )sql"},
+    {6, R"sql(
+ALTER TABLE device_classes ADD COLUMN methods INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE device_classes ADD COLUMN idevid_roots TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 constexpr int kLatestVersion = kMigrations[std::size(kMigrations) - 1].version;
 // Any fixed value will do; every irp-server must use the same one. Advisory

@@ -6,11 +6,13 @@ namespace irp::server::sqlite {
 namespace {
 
 const std::string kSelectClass =
-    "SELECT name, secret, previous_secret, previous_until, enabled, created_at, updated_at FROM device_classes";
+    "SELECT name, secret, previous_secret, previous_until, enabled, created_at, updated_at, methods, idevid_roots"
+    " FROM device_classes";
 
 Result<ClassRecord> read_class(const Stmt& st) {
-    return ClassRecord{st.text(0),         st.blob(1),    st.blob(2),   st.integer(3),
-                       st.integer(4) != 0, st.integer(5), st.integer(6)};
+    return ClassRecord{st.text(0),    st.blob(1),    st.blob(2),
+                       st.integer(3), st.integer(4) != 0, st.integer(5),
+                       st.integer(6), static_cast<unsigned>(st.integer(7)), st.text(8)};
 }
 
 }  // namespace
@@ -25,9 +27,9 @@ Result<void> SqliteStore::create_class(const ClassRecord& c, const AuditEvent& a
     if (*taken > 0) return make_error(Code::already_exists, "class '" + c.name + "' exists already");
     auto ins = run(conn_, what,
                    "INSERT INTO device_classes(name, secret, previous_secret, previous_until, enabled, created_at,"
-                   " updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                   " updated_at, methods, idevid_roots) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                    c.name, c.secret, c.previous_secret, c.previous_until, std::int64_t{c.enabled ? 1 : 0}, c.created_at,
-                   c.updated_at);
+                   c.updated_at, std::int64_t{c.methods}, c.idevid_roots);
     if (!ins) return ins.error();
     if (auto r = insert_audit(conn_, audit, what); !r) return r.error();
     return tx.commit(what);
@@ -41,8 +43,9 @@ Result<void> SqliteStore::update_class(const ClassRecord& c, const AuditEvent& a
     auto upd =
         run(conn_, what,
             "UPDATE device_classes SET secret = ?2, previous_secret = ?3, previous_until = ?4, enabled = ?5,"
-            " updated_at = ?6 WHERE name = ?1",
-            c.name, c.secret, c.previous_secret, c.previous_until, std::int64_t{c.enabled ? 1 : 0}, c.updated_at);
+            " updated_at = ?6, methods = ?7, idevid_roots = ?8 WHERE name = ?1",
+            c.name, c.secret, c.previous_secret, c.previous_until, std::int64_t{c.enabled ? 1 : 0}, c.updated_at,
+            std::int64_t{c.methods}, c.idevid_roots);
     if (!upd) return upd.error();
     if (*upd == 0) return make_error(Code::not_found, "no class '" + c.name + "'");
     if (auto r = insert_audit(conn_, audit, what); !r) return r.error();

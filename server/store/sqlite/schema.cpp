@@ -98,6 +98,12 @@ CREATE TABLE device_owners(device_id TEXT NOT NULL REFERENCES devices(device_id)
 CREATE UNIQUE INDEX device_owners_current ON device_owners(device_id) WHERE until = 0;
 CREATE INDEX device_owners_history ON device_owners(device_id, since);
 )sql"},
+    {6, R"sql(
+-- Bootstrap methods of classes managed through the admin API (as
+-- [classes.<name>] bootstrap and idevid_roots in server.toml).
+ALTER TABLE device_classes ADD COLUMN methods INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE device_classes ADD COLUMN idevid_roots TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 constexpr int kLatestVersion = kMigrations[std::size(kMigrations) - 1].version;
 
