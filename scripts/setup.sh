@@ -12,6 +12,7 @@ IRP_PACKAGES=(
     libbotan-2-dev libasio-dev libprotobuf-dev protobuf-compiler
     libtomlplusplus-dev libcli11-dev libsqlite3-dev doctest-dev libcpp-httplib-dev nlohmann-json3-dev
     sqlite3 openssl xxd curl gnutls-bin
+    faketime  # tests/e2e/daemon.sh: a domain CA made two days ago
     postgresql libpq-dev
     libp11-kit-dev softhsm2 opensc
     chromium  # tests/ui: the admin web page in headless Chromium (Playwright drives /usr/bin/chromium)

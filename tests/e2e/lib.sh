@@ -45,3 +45,15 @@ start_webhook_receiver() {
     HOOK=$(sed -n 's/^listening on \(.*\)$/\1/p' "$WORK/events.log")
     [ -n "$HOOK" ] || { echo "receiver did not start"; cat "$WORK/receiver.err"; exit 1; }
 }
+# start_domain DOMAIN: `irp-server init` in $WORK/ca with loopback listeners,
+# start_server, wait for the admin API; sets ROOT, CA, CTLC (irpctl against
+# it, when $CTL is set) and defines token DEVICE (a default-class token).
+start_domain() {
+    "$SERVER" init --dir "$WORK/ca" --domain "$1" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+        --http-listen 127.0.0.1:0 >/dev/null || { echo "init failed"; exit 1; }
+    start_server "$WORK/ca/server.toml" "$WORK/server.log"
+    for _ in $(seq 1 100); do curl -sf "$ADMIN/metrics" >/dev/null 2>&1 && break; sleep 0.05; done
+    ROOT="$WORK/ca/root-ca.pem"; CA="$WORK/ca/domain-ca.pem"
+    CTLC=("${CTL:-irpctl}" --url "$ADMIN" --token-file "$WORK/ca/admin.token")
+    token() { "$SERVER" token --config "$WORK/ca/server.toml" --class default --device-id "$1"; }
+}

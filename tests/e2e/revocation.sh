@@ -11,13 +11,7 @@ SERVER_PID=""
 cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-"$SERVER" init --dir "$WORK/ca" --domain rev.example --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
-    --http-listen 127.0.0.1:0 >/dev/null || { echo "init failed"; exit 1; }
-start_server "$WORK/ca/server.toml" "$WORK/server.log"
-for _ in $(seq 1 100); do curl -sf "$ADMIN/metrics" >/dev/null 2>&1 && break; sleep 0.05; done
-ROOT="$WORK/ca/root-ca.pem"; CA="$WORK/ca/domain-ca.pem"
-CTLC=("$CTL" --url "$ADMIN" --token-file "$WORK/ca/admin.token")
-token() { "$SERVER" token --config "$WORK/ca/server.toml" --class default --device-id "$1"; }
+start_domain rev.example
 leaf() { awk '/BEGIN CERT/{n++} n==1' "$WORK/$1/device.crt" >"$WORK/$1/leaf.pem"; echo "$WORK/$1/leaf.pem"; }
 
 echo "== enrollment with revocation pointers"

@@ -15,3 +15,29 @@ cmake -S "$SRC/examples/simulator" -B "$WORK/build" -G Ninja -DCMAKE_PREFIX_PATH
       -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$WORK/build" >/dev/null
 "$WORK/build/irp-simulator" 50 7
+
+# The C API: a C program links irp::idwallet_c from the installed package.
+test -f "$WORK/prefix/include/irp/wallet.h"
+mkdir -p "$WORK/capi"
+cat >"$WORK/capi/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.25)
+project(capi_embed LANGUAGES C CXX)
+find_package(irp REQUIRED)
+add_executable(capi_embed main.c)
+set_target_properties(capi_embed PROPERTIES C_STANDARD 99 C_EXTENSIONS OFF)
+target_link_libraries(capi_embed PRIVATE irp::idwallet_c)
+CMAKE
+cat >"$WORK/capi/main.c" <<'C'
+#include <stdio.h>
+#include "irp/wallet.h"
+int main(void) {
+    irp_wallet_t* w = NULL;
+    /* NULL options: refused, nothing else needed to run. */
+    if (irp_wallet_new(NULL, NULL, &w) != IRP_WALLET_E_INVALID || w != NULL) return 1;
+    printf("%s %d\n", irp_wallet_code_name(200), irp_wallet_api_version());
+    return 0;
+}
+C
+cmake -S "$WORK/capi" -B "$WORK/capi/build" -G Ninja -DCMAKE_PREFIX_PATH="$WORK/prefix" >/dev/null
+cmake --build "$WORK/capi/build" >/dev/null
+test "$("$WORK/capi/build/capi_embed")" = "bad_token_proof 1"

@@ -1,126 +1,22 @@
-// idwallet: enroll | renew | check-in | show | crl. Exit codes are documented in README.md
-// ("idwallet exit codes") and mirror the error categories.
+// idwallet: enroll | renew | check-in | run | show | crl. Exit codes are documented in README.md
+// ("idwallet exit codes") and mirror the error categories. What the subcommands
+// share is in cli.hpp; `run`, the daemon, in run.cpp.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <thread>
 
+#include "cli.hpp"
 #include "idwallet.hpp"
-#include "tls_transport.hpp"
 #include "irp/core/messages.hpp"
-#include "irp/core/transcript.hpp"
 #include "irp/crypto/revocation.hpp"
-#include "irp/net/client.hpp"
-#include "irp/platform/files.hpp"
 
 using namespace irp;
+using namespace irp::cli;
 
 namespace {
-
-enum Exit : int {
-    kOk = 0,
-    kInternal = 1,
-    kUsage = 2,
-    kNetwork = 3,      // cannot connect, TLS failure, timeout
-    kAuthRejected = 4, // server said 2xx
-    kPolicyRejected = 5,  // server said 3xx
-    kInvalid = 6,      // what the server sent failed validation
-    kStorage = 7,      // cannot read or write the store
-    kProtocol = 8,     // protocol error (1xx)
-    kRetryLater = 9,   // pending, or the server is temporarily unavailable
-    kRedirect = 10,    // the server sent us elsewhere
-    kReset = 11,       // released or revoked: key and certificate wiped (factory reset)
-};
-
-int exit_for(Code c) {
-    switch (category_of(c)) {
-        case Category::protocol:
-            return (c == Code::tls_failure || c == Code::connection_closed || c == Code::deadline_exceeded) ? kNetwork : kProtocol;
-        case Category::auth: return kAuthRejected;
-        case Category::policy: return kPolicyRejected;
-        case Category::usage: return c == Code::file_error ? kStorage : kUsage;
-        case Category::unavailable: return kRetryLater;
-        case Category::internal: return kInternal;
-    }
-    return kInternal;
-}
-
-int say_error(const std::string& what, const Error& e) {
-    std::fprintf(stderr, "idwallet: %s: %s (%u %s)\n", what.c_str(), e.message.c_str(),
-                 static_cast<unsigned>(e.code), code_name(e.code));
-    return exit_for(e.code);
-}
-
-std::string utc(std::int64_t t) {
-    const std::time_t tt = static_cast<std::time_t>(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
-    return buf;
-}
-
-wallet::Clock system_clock() {
-    return wallet::Clock{
-        [] { return std::chrono::duration_cast<Time>(std::chrono::steady_clock::now().time_since_epoch()); },
-        [] {
-            return static_cast<std::int64_t>(
-                std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-        }};
-}
-
-struct Connection {
-    std::string server;
-    std::string server_name;
-    std::vector<Bytes> roots;
-};
-
-Result<std::unique_ptr<wallet::TlsTransport>> connect(const Connection& c, std::chrono::milliseconds timeout) {
-    auto hp = net::split_host_port(c.server);
-    if (!hp) return hp.error();
-    crypto::TlsClientConfig tls;
-    tls.trusted_roots = c.roots;
-    tls.server_name = c.server_name.empty() ? hp->first : c.server_name;
-    auto conn = net::TlsClientConnection::connect(hp->first, hp->second, tls, timeout);
-    if (!conn) return conn.error();
-    return std::make_unique<wallet::TlsTransport>(std::move(conn.value()));
-}
-
-Result<std::vector<Bytes>> read_roots(const std::string& path) {
-    auto text = platform::read_file(path);
-    if (!text) return text.error();
-    auto roots = crypto::pem_blocks(*text, "CERTIFICATE");
-    if (!roots) return roots.error();
-    if (roots->empty()) return make_error(Code::file_error, "'" + path + "' holds no certificate");
-    return roots;
-}
-
-// The store remembers where the device enrolled, so `renew` needs only --store.
-Result<void> save_connection(const std::string& dir, const Connection& c) {
-    std::string pem;
-    for (const auto& r : c.roots) pem += crypto::to_pem(r, "CERTIFICATE");
-    if (auto r = platform::write_file_atomic(dir + "/trust.pem", pem, 0644); !r) return r;
-    return platform::write_file_atomic(dir + "/server", c.server + "\n" + c.server_name + "\n", 0644);
-}
-
-Result<Connection> load_connection(const std::string& dir) {
-    Connection c;
-    auto roots = read_roots(dir + "/trust.pem");
-    if (!roots) return roots.error();
-    c.roots = std::move(roots.value());
-    auto text = platform::read_file(dir + "/server");
-    if (!text) return text.error();
-    const auto nl = text->find('\n');
-    c.server = text->substr(0, nl);
-    if (nl != std::string::npos) {
-        c.server_name = text->substr(nl + 1);
-        while (!c.server_name.empty() && (c.server_name.back() == '\n' || c.server_name.back() == '\r'))
-            c.server_name.pop_back();
-    }
-    return c;
-}
 
 int report(const char* verb, const char* noun, const std::string& store, const Result<wallet::Outcome>& r) {
     if (!r) return say_error(std::string(noun) + " failed", r.error());
@@ -243,29 +139,37 @@ int main(int argc, char** argv) {
     app.add_option("--timeout-ms", timeout_ms, "connect timeout, and the longest wait for the server's answer")->capture_default_str();
 
     Connection conn;
-    std::string trust, device_id, class_id = "default", token_hex, token_file, store, key_type = "ecdsa-p256";
-    std::string bootstrap_key_file, idevid_chain_file, model;
+    EnrollArgs ea;
+    std::string store;
     bool wait = false;
     unsigned max_wait_s = 86'400;
     auto* enroll = app.add_subcommand("enroll", "generate a key pair and enroll (token, pre-registered key, "
                                                 "manufacturer certificate, or approval)");
-    enroll->add_option("--server", conn.server, "HOST:PORT of the domain server")->required();
-    enroll->add_option("--server-name", conn.server_name, "name the server certificate must carry (default: HOST)");
-    enroll->add_option("--trust", trust, "PEM file with the trusted root(s)")->required();
-    enroll->add_option("--device-id", device_id, "this device's id")->required();
-    enroll->add_option("--class", class_id, "device class")->capture_default_str();
-    auto* tok = enroll->add_option("--token", token_hex, "bootstrap token, hex");
-    enroll->add_option("--token-file", token_file, "file holding the bootstrap token, hex")->excludes(tok);
-    enroll->add_option("--store", store, "directory for device.key and device.crt")->required();
-    enroll->add_option("--key-type", key_type, "ecdsa-p256, ecdsa-p384 or ed25519")->capture_default_str();
-    auto* bkey = enroll->add_option("--bootstrap-key", bootstrap_key_file,
-                                    "PEM private key registered with the domain (or of the manufacturer certificate)")
-                     ->excludes(tok);
-    enroll->add_option("--idevid-chain", idevid_chain_file, "PEM manufacturer certificate (then intermediates)")
-        ->needs(bkey);
-    enroll->add_option("--model", model, "model name shown to an approver");
+    add_enroll_options(*enroll, conn, ea, store);
     enroll->add_flag("--wait", wait, "if held for approval, re-ask on the server's schedule until answered");
     enroll->add_option("--max-wait", max_wait_s, "with --wait: give up after this many seconds")->capture_default_str();
+
+    // The daemon: same identity options as enroll, plus the schedule.
+    RunArgs ra;
+    auto* run = app.add_subcommand("run", "stay running: enroll when there is no certificate, renew on schedule, "
+                                          "retry with back-off (README.md, \"idwallet run\")");
+    add_enroll_options(*run, conn, ea, store);
+    run->add_option("--renew-at", ra.schedule.renew_at, "renew at this fraction of the certificate's lifetime")
+        ->check(CLI::Range(wallet::kMinRenewAt, wallet::kMaxRenewAt))
+        ->capture_default_str();
+    run->add_option("--jitter", ra.schedule.jitter, "renew up to this fraction of the lifetime earlier or later (random, "
+                                                    "fixed per certificate)")
+        ->check(CLI::Range(0.0, wallet::kMaxJitter))
+        ->capture_default_str();
+    run->add_flag("--check-in", ra.schedule.check_in, "check in between renewals, when the server asks to (brings the "
+                                                      "domain CRL; learns of release and revocation)");
+    run->add_option("--max-backoff", ra.schedule.max_backoff_s, "longest wait, in seconds, between retries after "
+                                                               "failures")
+        ->check(CLI::Range(std::int64_t{1}, std::int64_t{7 * 86'400}))
+        ->capture_default_str();
+    run->add_flag("--once", ra.once, "do what is due now, then exit (for cron and tests)");
+    run->add_option("--max-runtime", ra.max_runtime_s, "stop after this many seconds (exit 0)")
+        ->check(CLI::Range(std::int64_t{1}, std::int64_t{365} * 86'400));
 
     auto* checkin = app.add_subcommand("check-in", "tell the server this device is alive (learns of release/revocation)");
     checkin->add_option("--store", store, "the wallet directory")->required();
@@ -292,44 +196,19 @@ int main(int argc, char** argv) {
     const auto clock = system_clock();
     const std::chrono::milliseconds timeout(timeout_ms);
 
+    if (*run) {
+        auto o = enroll_options(ea, conn, timeout_ms);
+        if (!o) return say_error("run", o.error());
+        ra.conn = conn;
+        ra.enroll = std::move(o.value());
+        ra.store = store;
+        ra.timeout_ms = timeout_ms;
+        return run_daemon(ra);
+    }
     if (*enroll) {
-        if (!token_hex.empty() && !token_file.empty())
-            return say_error("enroll", make_error(Code::bad_argument, "give at most one of --token and --token-file"));
-        if (!token_file.empty()) {
-            auto t = platform::read_file(token_file, 4096);
-            if (!t) return say_error("enroll", t.error());
-            token_hex = *t;
-            while (!token_hex.empty() && (token_hex.back() == '\n' || token_hex.back() == '\r')) token_hex.pop_back();
-        }
-        wallet::EnrollOptions o;
-        if (!token_hex.empty() && (!from_hex(token_hex, o.token) || o.token.size() != 32))
-            return say_error("enroll", make_error(Code::bad_argument, "the token must be 32 bytes written as 64 hex digits"));
-        if (!bootstrap_key_file.empty()) {
-            auto pem = platform::read_file(bootstrap_key_file);
-            if (!pem) return say_error("enroll", pem.error());
-            auto k = crypto::PrivateKey::from_pem(*pem);
-            if (!k) return say_error("enroll", make_error(Code::file_error, "'" + bootstrap_key_file + "': " + k.error().message));
-            o.bootstrap_key = std::make_shared<const crypto::PrivateKey>(std::move(k.value()));
-        }
-        if (!idevid_chain_file.empty()) {
-            auto chain = read_roots(idevid_chain_file);
-            if (!chain) return say_error("enroll", chain.error());
-            o.bootstrap_chain = std::move(chain.value());
-        }
-        if (model.size() > 64) return say_error("enroll", make_error(Code::bad_argument, "--model is at most 64 characters"));
-        o.model = model;
-        if (!is_valid_identifier(device_id))
-            return say_error("enroll", make_error(Code::bad_argument, "device id must be 1-64 characters from [A-Za-z0-9._-]"));
-        const auto alg = crypto::parse_key_algorithm(key_type);
-        if (!alg) return say_error("enroll", make_error(Code::bad_argument, "unknown --key-type '" + key_type + "'"));
-        auto roots = read_roots(trust);
-        if (!roots) return say_error("enroll", roots.error());
-        conn.roots = std::move(roots.value());
-        o.device_id = device_id;
-        o.class_id = class_id;
-        o.limits.exchange_timeout = Time{timeout_ms};
-        o.key_algorithm = *alg;
-        o.trusted_roots = conn.roots;
+        auto eo = enroll_options(ea, conn, timeout_ms);
+        if (!eo) return say_error("enroll", eo.error());
+        const auto& o = eo.value();
         auto storage = wallet::open_directory_storage(store);
         // Held for approval: re-ask on the server's schedule (its
         // retry-after doubles per ask, docs/PROTOCOL.md "Held requests"),

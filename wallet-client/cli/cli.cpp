@@ -1,0 +1,154 @@
+// Shared by the idwallet subcommands (cli.hpp).
+#include "cli.hpp"
+
+#include <cstdio>
+#include <ctime>
+
+#include "irp/core/messages.hpp"
+#include "irp/core/transcript.hpp"
+#include "irp/net/client.hpp"
+#include "irp/platform/files.hpp"
+
+namespace irp::cli {
+
+int exit_for(Code c) {
+    switch (category_of(c)) {
+        case Category::protocol:
+            return (c == Code::tls_failure || c == Code::connection_closed || c == Code::deadline_exceeded) ? kNetwork : kProtocol;
+        case Category::auth: return kAuthRejected;
+        case Category::policy: return kPolicyRejected;
+        case Category::usage: return c == Code::file_error ? kStorage : kUsage;
+        case Category::unavailable: return kRetryLater;
+        case Category::internal: return kInternal;
+    }
+    return kInternal;
+}
+
+int say_error(const std::string& what, const Error& e) {
+    std::fprintf(stderr, "idwallet: %s: %s (%u %s)\n", what.c_str(), e.message.c_str(),
+                 static_cast<unsigned>(e.code), code_name(e.code));
+    return exit_for(e.code);
+}
+
+std::string utc(std::int64_t t) {
+    const std::time_t tt = static_cast<std::time_t>(t);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
+    return buf;
+}
+
+wallet::Clock system_clock() {
+    return wallet::Clock{
+        [] { return std::chrono::duration_cast<Time>(std::chrono::steady_clock::now().time_since_epoch()); },
+        [] {
+            return static_cast<std::int64_t>(
+                std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+        }};
+}
+
+Result<std::unique_ptr<wallet::TlsTransport>> connect(const Connection& c, std::chrono::milliseconds timeout) {
+    auto hp = net::split_host_port(c.server);
+    if (!hp) return hp.error();
+    crypto::TlsClientConfig tls;
+    tls.trusted_roots = c.roots;
+    tls.server_name = c.server_name.empty() ? hp->first : c.server_name;
+    auto conn = net::TlsClientConnection::connect(hp->first, hp->second, tls, timeout);
+    if (!conn) return conn.error();
+    return std::make_unique<wallet::TlsTransport>(std::move(conn.value()));
+}
+
+Result<std::vector<Bytes>> read_roots(const std::string& path) {
+    auto text = platform::read_file(path);
+    if (!text) return text.error();
+    auto roots = crypto::pem_blocks(*text, "CERTIFICATE");
+    if (!roots) return roots.error();
+    if (roots->empty()) return make_error(Code::file_error, "'" + path + "' holds no certificate");
+    return roots;
+}
+
+Result<void> save_connection(const std::string& dir, const Connection& c) {
+    std::string pem;
+    for (const auto& r : c.roots) pem += crypto::to_pem(r, "CERTIFICATE");
+    if (auto r = platform::write_file_atomic(dir + "/trust.pem", pem, 0644); !r) return r;
+    return platform::write_file_atomic(dir + "/server", c.server + "\n" + c.server_name + "\n", 0644);
+}
+
+Result<Connection> load_connection(const std::string& dir) {
+    Connection c;
+    auto roots = read_roots(dir + "/trust.pem");
+    if (!roots) return roots.error();
+    c.roots = std::move(roots.value());
+    auto text = platform::read_file(dir + "/server");
+    if (!text) return text.error();
+    const auto nl = text->find('\n');
+    c.server = text->substr(0, nl);
+    if (nl != std::string::npos) {
+        c.server_name = text->substr(nl + 1);
+        while (!c.server_name.empty() && (c.server_name.back() == '\n' || c.server_name.back() == '\r'))
+            c.server_name.pop_back();
+    }
+    return c;
+}
+
+void add_enroll_options(CLI::App& sub, Connection& conn, EnrollArgs& a, std::string& store) {
+    sub.add_option("--server", conn.server, "HOST:PORT of the domain server")->required();
+    sub.add_option("--server-name", conn.server_name, "name the server certificate must carry (default: HOST)");
+    sub.add_option("--trust", a.trust, "PEM file with the trusted root(s)")->required();
+    sub.add_option("--device-id", a.device_id, "this device's id")->required();
+    sub.add_option("--class", a.class_id, "device class")->capture_default_str();
+    auto* tok = sub.add_option("--token", a.token_hex, "bootstrap token, hex");
+    sub.add_option("--token-file", a.token_file, "file holding the bootstrap token, hex")->excludes(tok);
+    sub.add_option("--store", store, "directory for device.key and device.crt")->required();
+    sub.add_option("--key-type", a.key_type, "ecdsa-p256, ecdsa-p384 or ed25519")->capture_default_str();
+    auto* bkey = sub.add_option("--bootstrap-key", a.bootstrap_key_file,
+                                "PEM private key registered with the domain (or of the manufacturer certificate)")
+                     ->excludes(tok);
+    sub.add_option("--idevid-chain", a.idevid_chain_file, "PEM manufacturer certificate (then intermediates)")->needs(bkey);
+    sub.add_option("--model", a.model, "model name shown to an approver");
+}
+
+Result<wallet::EnrollOptions> enroll_options(const EnrollArgs& a, Connection& conn, unsigned timeout_ms) {
+    if (!a.token_hex.empty() && !a.token_file.empty())
+        return make_error(Code::bad_argument, "give at most one of --token and --token-file");
+    std::string token_hex = a.token_hex;
+    if (!a.token_file.empty()) {
+        auto t = platform::read_file(a.token_file, 4096);
+        if (!t) return t.error();
+        token_hex = *t;
+        while (!token_hex.empty() && (token_hex.back() == '\n' || token_hex.back() == '\r')) token_hex.pop_back();
+    }
+    wallet::EnrollOptions o;
+    if (!token_hex.empty() && (!from_hex(token_hex, o.token) || o.token.size() != 32))
+        return make_error(Code::bad_argument, "the token must be 32 bytes written as 64 hex digits");
+    if (!a.bootstrap_key_file.empty()) {
+        auto pem = platform::read_file(a.bootstrap_key_file);
+        if (!pem) return pem.error();
+        auto k = crypto::PrivateKey::from_pem(*pem);
+        if (!k) return make_error(Code::file_error, "'" + a.bootstrap_key_file + "': " + k.error().message);
+        o.bootstrap_key = std::make_shared<const crypto::PrivateKey>(std::move(k.value()));
+    }
+    if (!a.idevid_chain_file.empty()) {
+        auto chain = read_roots(a.idevid_chain_file);
+        if (!chain) return chain.error();
+        o.bootstrap_chain = std::move(chain.value());
+    }
+    if (a.model.size() > 64) return make_error(Code::bad_argument, "--model is at most 64 characters");
+    o.model = a.model;
+    if (!is_valid_identifier(a.device_id))
+        return make_error(Code::bad_argument, "device id must be 1-64 characters from [A-Za-z0-9._-]");
+    const auto alg = crypto::parse_key_algorithm(a.key_type);
+    if (!alg) return make_error(Code::bad_argument, "unknown --key-type '" + a.key_type + "'");
+    auto roots = read_roots(a.trust);
+    if (!roots) return roots.error();
+    conn.roots = std::move(roots.value());
+    o.device_id = a.device_id;
+    o.class_id = a.class_id;
+    o.limits.exchange_timeout = Time{timeout_ms};
+    o.key_algorithm = *alg;
+    o.trusted_roots = conn.roots;
+    return o;
+}
+
+}  // namespace irp::cli
