@@ -70,15 +70,19 @@ int main(int argc, char** argv) {
 
     auto verifier = rp::Verifier::create(*roots);
     if (!verifier) return fail(2, "trusted roots", verifier.error());
-    const Bytes& issuer = (*chain)[1];
-    if (!crl_file.empty()) {
-        auto crl = read_binary(crl_file);
-        if (!crl) return fail(2, crl_file, crl.error());
-        if (auto r = verifier->add_crl(*crl, issuer, now); !r) return fail(1, "CRL", r.error());
-    }
     auto peer = verifier->verify_certificate(*chain, now);
     if (!peer) return fail(1, "certificate", peer.error());
-    auto status = rp::verify_account_statement(*statement, issuer, now);
+    if (!crl_file.empty()) {
+        // The CRL of the CA that signed the device's certificate, then the check again.
+        auto crl = read_binary(crl_file);
+        if (!crl) return fail(2, crl_file, crl.error());
+        if (auto r = verifier->add_crl(*crl, peer->issuer_der, now); !r) return fail(1, "CRL", r.error());
+        peer = verifier->verify_certificate(*chain, now);
+        if (!peer) return fail(1, "certificate", peer.error());
+    }
+    // Against the CA whose key signed the certificate, never chain[1]: the
+    // device chose what its chain holds.
+    auto status = rp::verify_account_statement(*statement, peer->issuer_der, now);
     if (!status) return fail(1, "account statement", status.error());
 
     const bool allowed = rp::account_allows(*peer, *status, account, action, target);

@@ -68,6 +68,7 @@ Result<AccountStatus> verify_account_statement(ByteView signed_statement, ByteVi
         return make_error(Code::malformed_message, "the account statement does not decode");
     auto ca = crypto::parse_certificate(issuer_ca_der);
     if (!ca) return make_error(Code::bad_argument, "issuer CA certificate: " + ca.error().message);
+    if (!ca->is_ca) return make_error(Code::bad_argument, "the issuer certificate given is not a CA certificate");
     if (outer.signature().empty() || outer.signature().size() > kMaxSignatureBytes ||
         !crypto::verify_signature(ca->public_key, account_statement_message(view(outer.statement())),
                                   view(outer.signature())))

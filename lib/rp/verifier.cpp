@@ -154,22 +154,30 @@ Result<PeerIdentity> Verifier::verify_certificate(const std::vector<Bytes>& chai
     id.rights = std::move(leaf->rights);
 
     // The CA that signed the leaf: among the chain's CAs and the roots, the
-    // one whose subject is the leaf's issuer and whose key verifies it.
+    // one whose subject is the leaf's issuer and whose key verifies it. Only
+    // the key counts: a certificate an attacker adds to the chain can copy a
+    // name or a key id, never make the leaf's signature verify.
     auto issuer_name = crypto::certificate_issuer_name(chain.front());
     if (!issuer_name) return issuer_name.error();
-    const HeldCrl* crl = nullptr;
+    const Bytes* issuer = nullptr;
     auto consider = [&](const Bytes& candidate) {
-        if (crl != nullptr) return;
+        if (issuer != nullptr) return;
         auto subject = crypto::certificate_subject_name(candidate);
-        if (!subject || *subject != *issuer_name) return;
-        auto ca = crypto::parse_certificate(candidate);
-        if (!ca || !crypto::signed_by(chain.front(), candidate)) return;
-        const auto it = crls_.find(IssuerKey{*subject, ca->public_key});
-        if (it != crls_.end()) crl = &it->second;
+        if (subject && *subject == *issuer_name && crypto::signed_by(chain.front(), candidate)) issuer = &candidate;
     };
+    for (const auto& c : intermediates) consider(c);
+    for (const auto& r : roots_) consider(r);
+    if (issuer == nullptr)  // verify_chain found a path, so this cannot happen
+        return make_error(Code::unknown_certificate, "the peer certificate's issuer is not in its chain");
+    id.issuer_der = *issuer;
+    const HeldCrl* crl = nullptr;
     if (!crls_.empty()) {
-        for (const auto& c : intermediates) consider(c);
-        for (const auto& r : roots_) consider(r);
+        auto ca = crypto::parse_certificate(*issuer);
+        auto subject = crypto::certificate_subject_name(*issuer);
+        if (ca && subject) {
+            const auto it = crls_.find(IssuerKey{*subject, ca->public_key});
+            if (it != crls_.end()) crl = &it->second;
+        }
     }
 
     const std::string who = "the peer certificate " + id.device_id + " (serial " + id.serial_hex + ")";

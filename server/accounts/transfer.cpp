@@ -4,8 +4,9 @@
 
 namespace irp::server {
 
-crypto::Digest transfer_digest(const Transfer& t) {
+crypto::Digest transfer_digest(std::string_view domain, const Transfer& t) {
     Bytes m = to_bytes("IRP/1 transfer");
+    append_field(m, as_bytes(domain));
     append_field(m, as_bytes(t.id));
     append_field(m, as_bytes(t.from_account));
     append_field(m, as_bytes(t.to_account));

@@ -13,11 +13,13 @@
 
 namespace irp::server {
 
-// SHA-256 over "IRP/1 transfer" || field(id) || field(from) || field(to)
-// || field(u32 count) || field(device)... with the devices sorted; each
-// field is length-prefixed (append_field). The state, dates and policy are
-// not part of it.
-crypto::Digest transfer_digest(const Transfer& t);
+// SHA-256 over "IRP/1 transfer" || field(domain) || field(id) || field(from)
+// || field(to) || field(u32 count) || field(device)... with the devices
+// sorted; each field is length-prefixed (append_field). The domain keeps a
+// signature made for one domain from being replayed in another where an
+// account of the same name has the same key. The state, dates and policy
+// are not part of it.
+crypto::Digest transfer_digest(std::string_view domain, const Transfer& t);
 
 enum class TransferSignature { offer, accept, reject };
 const char* transfer_signature_name(TransferSignature kind);

@@ -93,8 +93,9 @@ json account_json(const Account& a) {
     return j;
 }
 
-json transfer_json(const Transfer& t) {
+json transfer_json(const std::string& domain, const Transfer& t) {
     json j{{"id", t.id},
+           {"domain", domain},
            {"from", t.from_account},
            {"to", t.to_account},
            {"state", transfer_state_name(t.state)},
@@ -102,7 +103,7 @@ json transfer_json(const Transfer& t) {
            {"created_at", t.created_at},
            {"created_by", t.created_by},
            {"note", t.note},
-           {"digest", to_hex(transfer_digest(t))}};
+           {"digest", to_hex(transfer_digest(domain, t))}};
     if (t.decided_at) {
         j["decided_at"] = t.decided_at;
         j["decided_by"] = t.decided_by;
@@ -125,7 +126,7 @@ AuditEvent audit_of(HttpDeps& d, const httplib::Request& req, std::string action
 void notify(HttpDeps& d, const Transfer& t) {
     if (!d.notify) return;
     const std::string event = std::string("transfer.") + transfer_state_name(t.state);
-    d.notify(event, json{{"event", event}, {"domain", d.domain}, {"transfer", transfer_json(t)}}.dump());
+    d.notify(event, json{{"event", event}, {"domain", d.domain}, {"transfer", transfer_json(d.domain, t)}}.dump());
 }
 
 // The devices a transfer moves: "devices" as given, plus the device of each
@@ -221,8 +222,13 @@ void add_rights_routes(Routes& r) {
         if (rights->empty())
             return send_error(res, 400, Code::bad_argument, "'rights' is empty; DELETE removes rights");
         const std::string scope = req.matches[1], name = req.matches[2];
-        if (scope == "class" && !d.classes.policy_for(name))
-            return send_error(res, 404, Code::not_found, "no class '" + name + "'");
+        if (scope == "class") {
+            // A disabled class still renews its devices, so its rights still matter.
+            auto cls = d.classes.policy_for(name);
+            if (!cls && cls.error().code == Code::unknown_class)
+                return send_error(res, 404, Code::not_found, "no class '" + name + "'");
+            if (!cls && cls.error().code != Code::class_disabled) return send_error(res, cls.error());
+        }
         const std::string text = rights_text(*rights);
         auto set = d.store.set_rights(RightsRecord{scope, name, text, d.clock()},
                                       audit_of(d, req, "rights.set", scope == "device" ? name : "",
@@ -284,11 +290,11 @@ void add_transfer_routes(Routes& r) {
         auto list = d.store.list_transfers(req.get_param_value("account"), state, limit_param(req));
         if (!list) return send_error(res, list.error());
         json out = json::array();
-        for (const auto& t : *list) out.push_back(transfer_json(t));
+        for (const auto& t : *list) out.push_back(transfer_json(d.domain, t));
         send_json(res, 200, json{{"transfers", out}});
     }));
     r.admin.Get(re("/v1/transfers/"), r.guarded([&d = r.d](const httplib::Request& req, httplib::Response& res) {
-        if (auto t = transfer_or_404(d, req.matches[1], res)) send_json(res, 200, transfer_json(*t));
+        if (auto t = transfer_or_404(d, req.matches[1], res)) send_json(res, 200, transfer_json(d.domain, *t));
     }));
 
     r.admin.Post("/v1/transfers", r.guarded([&d = r.d](const httplib::Request& req, httplib::Response& res) {
@@ -304,6 +310,9 @@ void add_transfer_routes(Routes& r) {
         const auto note = string_field(*body, "note", false, res);
         if (!note) return;
         if (note->size() > 200) return send_error(res, 400, Code::bad_argument, "'note' exceeds 200 characters");
+        if (id->empty() && *from != kProviderAccount)
+            return send_error(res, 400, Code::bad_argument,
+                              "an offer out of a customer account names its 'id': the customer's signature covers it");
         if (id->empty()) {
             static std::atomic<std::uint64_t> made{0};
             const std::string seed = std::to_string(d.clock()) + "/" + std::to_string(++made) + "/" + req.body;
@@ -333,7 +342,7 @@ void add_transfer_routes(Routes& r) {
             const auto sig = signature_field(*body, res);
             if (!sig) return;
             if (auto ok = check_account_signature(
-                    *source, transfer_message(TransferSignature::offer, transfer_digest(t)), *sig);
+                    *source, transfer_message(TransferSignature::offer, transfer_digest(d.domain, t)), *sig);
                 !ok)
                 return send_error(res, 403, ok.error().code, ok.error().message);
         }
@@ -343,7 +352,7 @@ void add_transfer_routes(Routes& r) {
                             " devices=" + std::to_string(t.devices.size())));
         if (!offered) return send_error(res, offered.error());
         notify(d, t);
-        send_json(res, 201, transfer_json(t));
+        send_json(res, 201, transfer_json(d.domain, t));
     }));
 
     for (const auto to : {TransferState::accepted, TransferState::rejected, TransferState::cancelled}) {
@@ -368,7 +377,7 @@ void add_transfer_routes(Routes& r) {
                 const auto sig = signature_field(*body, res);
                 if (!sig) return;
                 const auto kind = to == TransferState::accepted ? TransferSignature::accept : TransferSignature::reject;
-                if (auto ok = check_account_signature(*account, transfer_message(kind, transfer_digest(*t), policy), *sig); !ok)
+                if (auto ok = check_account_signature(*account, transfer_message(kind, transfer_digest(d.domain, *t), policy), *sig); !ok)
                     return send_error(res, 403, ok.error().code, ok.error().message);
                 by = "account:" + t->to_account;
             }
@@ -380,7 +389,7 @@ void add_transfer_routes(Routes& r) {
             auto decided = d.store.decide_transfer(t->id, to, policy, by, d.clock(), audit);
             if (!decided) return send_error(res, decided.error());
             notify(d, *decided);
-            send_json(res, 200, transfer_json(*decided));
+            send_json(res, 200, transfer_json(d.domain, *decided));
         }));
     }
 }

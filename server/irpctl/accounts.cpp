@@ -66,6 +66,41 @@ server::Transfer transfer_of(const json& j) {
     return t;
 }
 
+// --allow as the API's JSON and as the canonical text the signature covers.
+std::optional<std::pair<json, std::string>> policy_of(const std::vector<std::string>& allow) {
+    auto policy = rights_json(allow);
+    if (!policy) return std::nullopt;
+    std::vector<crypto::Right> rights;
+    for (const auto& r : *policy) rights.push_back({str(r, "action"), str(r, "target")});
+    return std::pair{*policy, server::rights_text(rights)};
+}
+
+// The signature the account gives: --signature as made elsewhere (irpctl
+// transfer sign, on the account holder's machine), or made here with --key.
+std::optional<std::string> signature_of(const AccountCommands& c, server::TransferSignature kind,
+                                        const crypto::Digest& digest, const std::string& policy_text) {
+    if (!c.signature.empty()) return c.signature;
+    if (c.key_file.empty()) {
+        std::fprintf(stderr, "irpctl: give the account's --signature (irpctl transfer sign) or its --key\n");
+        return std::nullopt;
+    }
+    auto key = load_key(c.key_file);
+    if (!key) return std::nullopt;
+    return sign_b64(*key, server::transfer_message(kind, digest, policy_text));
+}
+
+// A transfer listing checked against its own digest (what the server shows
+// is what gets signed), or nullopt after a message.
+std::optional<crypto::Digest> checked_digest(const json& t) {
+    const auto digest = server::transfer_digest(str(t, "domain"), transfer_of(t));
+    if (t.contains("digest") && to_hex(digest) != str(t, "digest")) {
+        std::fprintf(stderr, "irpctl: transfer %s: the digest shown does not match the listing; not signing\n",
+                     str(t, "id").c_str());
+        return std::nullopt;
+    }
+    return digest;
+}
+
 void print_transfer(const json& t) {
     std::printf("transfer %s: %s -> %s, %s\n  %zu device(s):", str(t, "id").c_str(), str(t, "from").c_str(),
                 str(t, "to").c_str(), str(t, "state").c_str(), t["devices"].size());
@@ -115,57 +150,50 @@ int offer(const AccountCommands& c, Api& api) {
     if (!devices) return 1;
     json body{{"to", c.to}, {"devices", *devices}};
     if (!c.note.empty()) body["note"] = c.note;
-    std::string id = c.id;
+    if (!c.id.empty()) body["id"] = c.id;
     if (!c.from.empty() && c.from != server::kProviderAccount) {
-        // Out of a customer's account: that customer signs the offer.
-        if (c.key_file.empty()) {
-            std::fprintf(stderr, "irpctl: a transfer from account %s needs --key (that account's key)\n", c.from.c_str());
+        // Out of a customer's account: that customer signs the offer, over
+        // the domain, the id, both accounts and the devices.
+        if (c.id.empty() || c.domain.empty()) {
+            std::fprintf(stderr, "irpctl: an offer from account %s needs --id and the domain (--domain, or --config)\n",
+                         c.from.c_str());
             return 2;
         }
-        auto key = load_key(c.key_file);
-        if (!key) return 2;
-        if (id.empty()) id = "t-" + to_hex(crypto::system_random()->bytes(10));
         server::Transfer t;
-        t.id = id;
+        t.id = c.id;
         t.from_account = c.from;
         t.to_account = c.to;
         t.devices = *devices;
+        auto sig = signature_of(c, server::TransferSignature::offer, server::transfer_digest(c.domain, t), "");
+        if (!sig) return 2;
         body["from"] = c.from;
-        body["signature"] = sign_b64(*key, server::transfer_message(server::TransferSignature::offer,
-                                                                     server::transfer_digest(t)));
+        body["signature"] = *sig;
     }
-    if (!id.empty()) body["id"] = id;
     return api.emit(api.call("POST", "/v1/transfers", &body), [](const json& t) {
         std::printf("offered ");
         print_transfer(t);
     });
 }
 
-// Accept or reject with the receiving account's key, after checking that
-// the digest the server shows is the digest of what it lists.
+// Accept or reject: with the receiving account's --signature, or its --key
+// here after checking that the digest the server shows is that of what it lists.
 int decide(const AccountCommands& c, Api& api, bool accept) {
-    auto key = load_key(c.key_file);
-    if (!key) return 2;
     json body = json::object();
     std::string policy_text;
     if (accept) {
-        auto policy = rights_json(c.allow);
+        auto policy = policy_of(c.allow);
         if (!policy) return 2;
-        body["policy"] = *policy;
-        std::vector<crypto::Right> rights;
-        for (const auto& r : *policy) rights.push_back({str(r, "action"), str(r, "target")});
-        policy_text = server::rights_text(rights);
+        body["policy"] = policy->first;
+        policy_text = policy->second;
     }
     auto t = api.call("GET", "/v1/transfers/" + c.id);
     if (!t) return 1;
-    const auto digest = server::transfer_digest(transfer_of(*t));
-    if (to_hex(digest) != str(*t, "digest")) {
-        std::fprintf(stderr, "irpctl: transfer %s: the server's digest does not match its own listing; not signing\n",
-                     c.id.c_str());
-        return 1;
-    }
+    const auto digest = checked_digest(*t);
+    if (!digest) return 1;
     const auto kind = accept ? server::TransferSignature::accept : server::TransferSignature::reject;
-    body["signature"] = sign_b64(*key, server::transfer_message(kind, digest, policy_text));
+    auto sig = signature_of(c, kind, *digest, policy_text);
+    if (!sig) return 2;
+    body["signature"] = *sig;
     return api.emit(api.call("POST", "/v1/transfers/" + c.id + (accept ? "/accept" : "/reject"), &body),
                     [](const json& j) { print_transfer(j); });
 }
@@ -192,6 +220,8 @@ void add_account_commands(CLI::App& app, AccountCommands& c) {
     c.transfer_offer->add_option("--to", c.to, "receiving account")->required();
     c.transfer_offer->add_option("--from", c.from, "giving account (default: the provider's)");
     c.transfer_offer->add_option("--key", c.key_file, "the giving account's key, when it is not the provider");
+    c.transfer_offer->add_option("--signature", c.signature, "or that account's signature (irpctl transfer sign --offer)");
+    c.transfer_offer->add_option("--domain", c.domain, "the domain (default: from --config)");
     c.transfer_offer->add_option("--device", c.devices, "a device id (repeat)");
     c.transfer_offer->add_option("--serial", c.serials, "a certificate serial (repeat)");
     c.transfer_offer->add_option("--devices-file", c.devices_file, "a file of device ids, one per line (bulk)");
@@ -199,11 +229,22 @@ void add_account_commands(CLI::App& app, AccountCommands& c) {
     c.transfer_offer->add_option("--note", c.note, "free text");
     c.transfer_accept = transfer->add_subcommand("accept", "accept a transfer with the receiving account's key and policy");
     c.transfer_accept->add_option("id", c.id, "transfer id")->required();
-    c.transfer_accept->add_option("--key", c.key_file, "the receiving account's private key (PEM)")->required();
+    auto* accept_key = c.transfer_accept->add_option("--key", c.key_file, "the receiving account's private key (PEM)");
+    c.transfer_accept->add_option("--signature", c.signature, "or its signature (irpctl transfer sign)")->excludes(accept_key);
     c.transfer_accept->add_option("--allow", c.allow, "policy: action=target the devices may do (repeat)");
     c.transfer_reject = transfer->add_subcommand("reject", "refuse a transfer with the receiving account's key");
     c.transfer_reject->add_option("id", c.id, "transfer id")->required();
-    c.transfer_reject->add_option("--key", c.key_file, "the receiving account's private key (PEM)")->required();
+    auto* reject_key = c.transfer_reject->add_option("--key", c.key_file, "the receiving account's private key (PEM)");
+    c.transfer_reject->add_option("--signature", c.signature, "or its signature (irpctl transfer sign --reject)")->excludes(reject_key);
+    c.transfer_sign = transfer->add_subcommand(
+        "sign", "sign as an account, offline, with no admin API access: prints the base64 signature to hand over");
+    c.transfer_sign->add_option("--transfer", c.transfer_file,
+                                "the transfer as JSON (irpctl --json transfer show ID; for --offer: domain, id, from, to, devices)")
+        ->required();
+    c.transfer_sign->add_option("--key", c.key_file, "the account's private key (PEM)")->required();
+    c.transfer_sign->add_option("--allow", c.allow, "accept with this policy: action=target (repeat)");
+    auto* sign_reject = c.transfer_sign->add_flag("--reject", c.sign_reject, "sign a refusal");
+    c.transfer_sign->add_flag("--offer", c.sign_offer, "sign an offer out of this account")->excludes(sign_reject);
     c.transfer_cancel = transfer->add_subcommand("cancel", "withdraw an offer (provider)");
     c.transfer_cancel->add_option("id", c.id, "transfer id")->required();
 
@@ -220,6 +261,40 @@ void add_account_commands(CLI::App& app, AccountCommands& c) {
         sub->add_option("--class", c.cls, "device class")->excludes(d);
     }
     c.rights_set->add_option("--allow", c.allow, "action=target (repeat)")->required();
+}
+
+std::optional<int> run_offline_account_commands(const AccountCommands& c) {
+    if (!*c.transfer_sign) return std::nullopt;
+    auto text = platform::read_file(c.transfer_file);
+    if (!text) {
+        std::fprintf(stderr, "irpctl: %s\n", text.error().message.c_str());
+        return 2;
+    }
+    json t = json::parse(*text, nullptr, false);
+    if (!t.is_object() || str(t, "domain").empty() || str(t, "id").empty() || !t.contains("devices") ||
+        !t["devices"].is_array()) {
+        std::fprintf(stderr, "irpctl: %s: expected a transfer as JSON with domain, id, from, to and devices\n",
+                     c.transfer_file.c_str());
+        return 2;
+    }
+    const auto digest = checked_digest(t);
+    if (!digest) return 1;
+    std::string policy_text;
+    auto kind = server::TransferSignature::accept;
+    if (c.sign_offer) kind = server::TransferSignature::offer;
+    if (c.sign_reject) kind = server::TransferSignature::reject;
+    if (kind == server::TransferSignature::accept) {
+        auto policy = policy_of(c.allow);
+        if (!policy) return 2;
+        policy_text = policy->second;
+    }
+    auto sig = signature_of(c, kind, *digest, policy_text);
+    if (!sig) return 2;
+    std::fprintf(stderr, "signed %s of transfer %s (%s -> %s, %zu device(s)) in %s\n",
+                 server::transfer_signature_name(kind), str(t, "id").c_str(), str(t, "from").c_str(),
+                 str(t, "to").c_str(), t["devices"].size(), str(t, "domain").c_str());
+    std::printf("%s\n", sig->c_str());
+    return 0;
 }
 
 std::optional<int> run_account_commands(const AccountCommands& c, Api& api) {

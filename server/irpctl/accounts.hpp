@@ -16,10 +16,13 @@ namespace irp::ctl {
 
 struct AccountCommands {
     std::string name, key_file, note, to, from, id, account, state, device, cls, serial, devices_file;
+    std::string signature, transfer_file;
+    std::string domain;  // --domain, or the one in --config
+    bool sign_reject = false, sign_offer = false;
     std::vector<std::string> devices, serials, allow;
     CLI::App *accounts = nullptr, *account_create = nullptr, *transfers = nullptr, *transfer_show = nullptr,
              *transfer_offer = nullptr, *transfer_accept = nullptr, *transfer_reject = nullptr,
-             *transfer_cancel = nullptr, *owners = nullptr, *account_status = nullptr, *rights = nullptr,
+             *transfer_cancel = nullptr, *transfer_sign = nullptr, *owners = nullptr, *account_status = nullptr, *rights = nullptr,
              *rights_set = nullptr, *rights_clear = nullptr;
 };
 
@@ -28,5 +31,8 @@ void add_account_commands(CLI::App& app, AccountCommands& c);
 
 // Runs the one that was given: its exit code, or nullopt when none of them was.
 std::optional<int> run_account_commands(const AccountCommands& c, Api& api);
+// The commands that need no admin API (transfer sign, for an account
+// holder who has no token): its exit code, or nullopt.
+std::optional<int> run_offline_account_commands(const AccountCommands& c);
 
 }  // namespace irp::ctl

@@ -200,6 +200,7 @@ int main(int argc, char** argv) {
         return app.exit(e) == 0 ? 0 : 2;
     }
 
+    if (auto rc = irp::ctl::run_offline_account_commands(account_cmds)) return *rc;
     Api api;
     api.as_json = as_json;
     if (!config_path.empty()) {
@@ -209,6 +210,7 @@ int main(int argc, char** argv) {
             return 2;
         }
         if (url.empty()) url = "http://" + cfg->admin_listen;
+        if (account_cmds.domain.empty()) account_cmds.domain = cfg->domain;
         if (token_file.empty()) token_file = cfg->admin_token_file;
     }
     if (url.empty() || token_file.empty()) {

@@ -92,11 +92,26 @@ check "... HTTP 403, bad_possession_proof" grep -q "HTTP 403" "$WORK/last.out"
 expect_rc 0 "irpctl transfer show" "${CTLC[@]}" transfer show t-acme
 check "... still offered" grep -q "offered" "$WORK/last.out"
 expect_rc 3 "still the provider's: denied" rp cam-1 acme stream service:video
-expect_rc 0 "acme accepts with its key and a policy" "${CTLC[@]}" transfer accept t-acme --key "$WORK/acme.key" \
+# The customer has no admin token: it signs offline what the provider shows it.
+"${CTLC[@]}" --json transfer show t-acme >"$WORK/t-acme.json"
+expect_rc 0 "acme signs the acceptance offline, with no API access" "$CTL" transfer sign --transfer "$WORK/t-acme.json" \
+    --key "$WORK/acme.key" --allow stream=service:video --allow read=service:mqtt
+SIG=$(tail -1 "$WORK/last.out")
+sed 's/"acct.example"/"other.example"/' "$WORK/t-acme.json" | grep -v '"digest"' >"$WORK/t-other.json"
+"$CTL" transfer sign --transfer "$WORK/t-other.json" --key "$WORK/acme.key" --allow stream=service:video \
+    --allow read=service:mqtt >"$WORK/other.sig" 2>/dev/null
+expect_rc 1 "a signature made for another domain is refused" "${CTLC[@]}" transfer accept t-acme \
+    --signature "$(tail -1 "$WORK/other.sig")" --allow stream=service:video --allow read=service:mqtt
+check "... HTTP 403" grep -q "HTTP 403" "$WORK/last.out"
+expect_rc 1 "... as is acme's signature with another policy" "${CTLC[@]}" transfer accept t-acme --signature "$SIG" \
+    --allow '*=*'
+check "... HTTP 403" grep -q "HTTP 403" "$WORK/last.out"
+expect_rc 0 "the provider submits acme's signed acceptance" "${CTLC[@]}" transfer accept t-acme --signature "$SIG" \
     --allow stream=service:video --allow read=service:mqtt
 check "... accepted" grep -q "accepted" "$WORK/last.out"
 check "the webhook tells of the acceptance" wait_event '"event":"transfer.accepted"'
 expect_rc 1 "accepting twice is a conflict" "${CTLC[@]}" transfer accept t-acme --key "$WORK/acme.key"
+check "... HTTP 409" grep -q "HTTP 409" "$WORK/last.out"
 expect_rc 0 "irpctl owners cam-1" "${CTLC[@]}" owners cam-1
 check "... provider, then acme now" bash -c "grep -q '^provider' '$WORK/last.out' && grep -q '^acme .* now .*stream=service:video' '$WORK/last.out'"
 expect_rc 0 "irpctl account-status" "${CTLC[@]}" account-status "$(serial_of cam-1)"
@@ -129,15 +144,16 @@ expect_rc 0 "the renewed certificate may still stream in acme" rp cam-1 acme str
 
 echo "== acme passes cam-1 on to beta: refused once, then accepted with beta's own policy"
 expect_rc 2 "an offer out of acme needs acme's key" "${CTLC[@]}" transfer offer --from acme --to beta --device cam-1
-expect_rc 1 "... not mallory's" "${CTLC[@]}" transfer offer --from acme --to beta --device cam-1 --key "$WORK/mallory.key"
+expect_rc 1 "... not mallory's" "${CTLC[@]}" transfer offer --from acme --to beta --device cam-1 \
+    --id t-mallory --domain acct.example --key "$WORK/mallory.key"
 check "... HTTP 403" grep -q "HTTP 403" "$WORK/last.out"
 expect_rc 0 "acme offers cam-1 to beta" "${CTLC[@]}" transfer offer --from acme --to beta --device cam-1 \
-    --key "$WORK/acme.key" --id t-beta-1
+    --key "$WORK/acme.key" --id t-beta-1 --domain acct.example
 expect_rc 0 "beta rejects (signed)" "${CTLC[@]}" transfer reject t-beta-1 --key "$WORK/beta.key"
 check "... rejected" grep -q "rejected" "$WORK/last.out"
 expect_rc 0 "still acme's" rp cam-1 acme stream service:video
 expect_rc 0 "acme offers again" "${CTLC[@]}" transfer offer --from acme --to beta --device cam-1 \
-    --key "$WORK/acme.key" --id t-beta-2
+    --key "$WORK/acme.key" --id t-beta-2 --domain acct.example
 expect_rc 0 "beta accepts with its policy" "${CTLC[@]}" transfer accept t-beta-2 --key "$WORK/beta.key" \
     --allow telemetry=service:mqtt
 expect_rc 3 "cam-1 no longer works under acme's policy" rp cam-1 acme stream service:video
@@ -151,6 +167,7 @@ expect_rc 0 "offer cam-3 to acme" "${CTLC[@]}" transfer offer --to acme --device
 expect_rc 0 "the provider cancels" "${CTLC[@]}" transfer cancel t-cancel
 check "... cancelled" grep -q "cancelled" "$WORK/last.out"
 expect_rc 1 "a cancelled offer cannot be accepted" "${CTLC[@]}" transfer accept t-cancel --key "$WORK/acme.key"
+check "... HTTP 409" grep -q "HTTP 409" "$WORK/last.out"
 expect_rc 0 "revoke cam-2" "${CTLC[@]}" revoke --serial "$(serial_of cam-2)" --reason keyCompromise
 expect_rc 3 "the statement now says not active: denied" rp cam-2 acme read service:mqtt
 check "... not active" grep -q "account: acme (not active)" "$WORK/last.out"

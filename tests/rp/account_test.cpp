@@ -155,3 +155,28 @@ TEST_CASE("encode_account_statement refuses what it could not sign faithfully") 
     s.policy.push_back({"BAD ACTION", "x"});
     CHECK(encode_account_statement(s, Bytes{1, 2}).error().code == Code::bad_argument);
 }
+
+TEST_CASE("a device cannot vouch for itself by putting its own CA into its chain") {
+    Pki pki(46);
+    // The device makes a "CA" of its own and signs a statement with it.
+    auto attacker_key = make_key(*pki.rng);
+    const Bytes attacker_ca = issue(attacker_key, {}, attacker_key, ca_profile(*pki.rng, "Test Domain CA"), *pki.rng);
+    auto v = Verifier::create({pki.root});
+    REQUIRE(v.ok());
+    auto peer = v->verify_certificate({pki.leaf, attacker_ca, pki.ca}, kT0);
+    REQUIRE(peer.ok());
+    // The verifier names the CA whose key signed the leaf, not chain[1].
+    CHECK(peer->issuer_der == pki.ca);
+
+    const Bytes forged = signed_by(attacker_key, attacker_ca, status_for(pki, "acme"), *pki.rng);
+    // Checked against the right CA, the forgery fails; against chain[1] it would pass.
+    auto refused = verify_account_statement(forged, peer->issuer_der, kT0);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == Code::bad_possession_proof);
+    CHECK(verify_account_statement(forged, attacker_ca, kT0).ok());
+
+    // The leaf itself is no CA to check a statement against.
+    auto not_ca = verify_account_statement(forged, pki.leaf, kT0);
+    REQUIRE_FALSE(not_ca.ok());
+    CHECK(not_ca.error().code == Code::bad_argument);
+}

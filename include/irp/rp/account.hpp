@@ -56,9 +56,11 @@ Bytes encode_signed_account_statement(ByteView statement, ByteView signature);
 // version 1, signed by the key of `issuer_ca_der` (bad_possession_proof
 // otherwise), naming that CA's subjectKeyIdentifier (unknown_certificate
 // otherwise), and current: produced_at <= now + kStatementClockSkewS and
-// now < next_update (certificate_not_active otherwise). The CA certificate
-// itself is the caller's to trust: pass the one the Verifier validated
-// (the peer chain's second certificate).
+// now < next_update (certificate_not_active otherwise). `issuer_ca_der`
+// must be a CA certificate (bad_argument) and must be the one whose key
+// signed the peer's certificate: pass PeerIdentity::issuer_der, never a
+// certificate taken from the peer's chain by position (a peer could put its
+// own "CA" there and sign its own statement).
 Result<AccountStatus> verify_account_statement(ByteView signed_statement, ByteView issuer_ca_der, std::int64_t now);
 
 // Does `statement` let `peer` do `action` on `target` in `account`? True

@@ -38,6 +38,10 @@ struct PeerIdentity {
     std::string device_id;       // the leaf's subject CN
     std::string serial_hex;      // the leaf's serial, lower-case hex, no leading zero bytes
     std::string issuer_subject;  // the leaf's issuer, for display
+    // The CA certificate whose key signed the leaf (from the chain or the
+    // trusted roots). Pass it, not chain[1], to verify_account_statement: a
+    // peer can put any certificate into its chain.
+    Bytes issuer_der;
     std::vector<crypto::Right> rights;
     enum class Revocation { good, revoked, unknown };
     // good: a fresh CRL of the leaf's issuer does not list it. unknown: no

@@ -1,5 +1,6 @@
 // The SQLite schema as ordered migrations, and opening a database.
 #include <chrono>
+#include <thread>
 #include <iterator>
 
 #include "store/sqlite/sqlite_store.hpp"
@@ -158,7 +159,18 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path) {
     // COMMIT durable before a response leaves the server (PROTOCOL.md,
     // "Durability"); foreign keys are off by default in SQLite.
     for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
-        if (auto r = sqlite::exec(db.get(), pragma, "open " + path + ": " + pragma); !r) return r.error();
+        // Switching to WAL needs a moment alone with the file, and SQLite
+        // answers "locked" at once, without its busy handler, while another
+        // server is opening or migrating the same file: wait for it too.
+        const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        for (;;) {
+            const int rc = sqlite3_exec(db.get(), pragma, nullptr, nullptr, nullptr);
+            if (rc == SQLITE_OK) break;
+            const bool busy = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+            if (!busy || std::chrono::steady_clock::now() > give_up)
+                return sqlite::sql_error(rc, "open " + path + ": " + pragma, db.get());
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
     }
     auto store = std::make_unique<sqlite::SqliteStore>(std::move(db));
     if (auto r = store->migrate(); !r) return make_error(r.error().code, "open " + path + ": " + r.error().message);
