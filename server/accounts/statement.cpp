@@ -63,10 +63,24 @@ Result<Bytes> AccountStatements::signed_statement(const std::string& serial_hex)
         return make_error(Code::unknown_certificate, "certificate " + serial_hex + " was issued by a CA this server does not hold");
     auto s = status_of(*c);
     if (!s) return s.error();
+    // The endpoint is public: a signature per request would let anyone spend
+    // the CA's CPU. A statement is reused while what it says still holds and
+    // it is younger than half its validity (as pre-produced OCSP answers).
+    {
+        std::lock_guard lock(mu_);
+        const auto it = cache_.find(serial_hex);
+        if (it != cache_.end() && it->second.status.account == s->account && it->second.status.active == s->active &&
+            it->second.status.policy == s->policy && s->produced_at - it->second.status.produced_at < validity_s_ / 2)
+            return it->second.signed_statement;
+    }
     auto body = rp::encode_account_statement(*s, *signer->key_id);
     if (!body) return body.error();
     auto sig = signer->key->sign(rp::account_statement_message(*body), rng_);
-    return rp::encode_signed_account_statement(*body, sig);
+    Bytes out = rp::encode_signed_account_statement(*body, sig);
+    std::lock_guard lock(mu_);
+    if (cache_.size() >= kCacheEntries) cache_.clear();  // bounded; refills from what is asked
+    cache_[serial_hex] = Cached{std::move(*s), out};
+    return out;
 }
 
 }  // namespace irp::server

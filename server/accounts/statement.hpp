@@ -6,6 +6,9 @@
 #pragma once
 
 #include <functional>
+#include <mutex>
+#include <string>
+#include <unordered_map>
 
 #include "ca/authority.hpp"
 #include "irp/rp/account.hpp"
@@ -26,7 +29,9 @@ public:
     Result<rp::AccountStatus> status(const std::string& serial_hex);
 
     // The SignedAccountStatement, signed by the CA (current or retired) that
-    // issued the certificate, valid for validity_s.
+    // issued the certificate, valid for validity_s. The same bytes are served
+    // again while the account, policy and active flag are unchanged and the
+    // statement is younger than validity_s / 2; any change signs afresh.
     Result<Bytes> signed_statement(const std::string& serial_hex);
 
 private:
@@ -38,6 +43,15 @@ private:
     crypto::Random& rng_;
     std::int64_t validity_s_;
     std::function<std::int64_t()> clock_;
+
+    // Signed statements by serial, with what they said and when.
+    struct Cached {
+        rp::AccountStatus status;
+        Bytes signed_statement;
+    };
+    static constexpr std::size_t kCacheEntries = 10'000;
+    std::mutex mu_;
+    std::unordered_map<std::string, Cached> cache_;
 };
 
 }  // namespace irp::server
