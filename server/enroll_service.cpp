@@ -64,7 +64,7 @@ Result<void> EnrollService::check_not_released(const std::string& device_id) {
     return {};
 }
 
-Result<std::string> EnrollService::authorise_renew(const RequestReceived& req) {
+Result<EnrollService::Presented> EnrollService::authorise_renew(const RequestReceived& req) {
     const auto& m = ca_.material();
     const std::int64_t now = clock_();
     // The current CA or a retired one ([[domain.retired]]): a CA rotation
@@ -92,7 +92,7 @@ Result<std::string> EnrollService::authorise_renew(const RequestReceived& req) {
             return make_error(Code::certificate_not_active, "the certificate is outside its validity period");
         if (!crypto::verify_signature(info->public_key, check_in_message(req.transcript), req.renewal_signature))
             return make_error(Code::bad_renewal_signature, "the check-in signature does not verify with the certificate's key");
-        return serial;
+        return Presented{std::move(*rec.value()), std::move(*info)};
     }
     if (r.status == CertStatus::superseded) {
         // A renewal whose answer never reached the device (or that the device
@@ -115,23 +115,21 @@ Result<std::string> EnrollService::authorise_renew(const RequestReceived& req) {
         return make_error(Code::bad_renewal_signature, "the renewal signature does not verify with the current key");
     if (!policy().allow_same_key_renewal && req.csr.public_key == info->public_key)
         return make_error(Code::same_key_not_allowed, "renewal must present a new key pair");
-    return serial;
+    return Presented{std::move(*rec.value()), std::move(*info)};
 }
 
 Result<Decision> EnrollService::check_in(const RequestReceived& req) {
-    auto serial = authorise_renew(req);
-    if (!serial) return serial.error();
+    auto presented = authorise_renew(req);
+    if (!presented) return presented.error();
+    const CertificateRecord& rec = presented->record;
+    const crypto::CertInfo& info = presented->info;
     const std::int64_t now = clock_();
     if (auto r = store_.touch_device(req.device_id, now); !r) return r.error();
-    auto info = crypto::parse_certificate(req.current_certificate);
-    if (!info) return make_error(Code::unknown_certificate, info.error().message);
     // Renew now: in the last third of its life, issued by a retired CA, or
     // renewed already (the renewal never reached the device).
-    auto rec = store_.find_certificate(*serial);
-    if (!rec) return rec.error();
-    const bool late = now > info->not_after - (info->not_after - info->not_before) / 3;
-    const bool retired = !crypto::signed_by(req.current_certificate, ca_.material().ca_der);
-    const bool replaced = *rec && (*rec)->status == CertStatus::superseded;
+    const bool late = now > info.not_after - (info.not_after - info.not_before) / 3;
+    const bool retired = rec.issuer != ca_.material().issuer_id;
+    const bool replaced = rec.status == CertStatus::superseded;
     Decision d;
     CheckedIn answer{policy().check_in_s, late || retired || replaced};
     // The CRL of the CA that issued the presented certificate (current or
@@ -139,9 +137,9 @@ Result<Decision> EnrollService::check_in(const RequestReceived& req) {
     // its chain. Sent only when newer than the device's and small enough for
     // it. A CRL that cannot be had now (the store, the CA key) does not fail
     // the check-in: the device keeps its CRL and asks again next time.
-    if (revocation_ && req.max_crl_bytes > 0 && *rec) {
+    if (revocation_ && req.max_crl_bytes > 0) {
         const std::size_t max = std::min<std::size_t>(req.max_crl_bytes, bounds::kMaxCrl);
-        auto offer = revocation_->crl_if_newer((*rec)->issuer, req.have_crl_number, max);
+        auto offer = revocation_->crl_if_newer(rec.issuer, req.have_crl_number, max);
         if (!offer) {
             d.crl = "unavailable";
         } else {
@@ -155,7 +153,7 @@ Result<Decision> EnrollService::check_in(const RequestReceived& req) {
         }
     }
     d.result = std::move(answer);
-    d.serial_hex = *serial;
+    d.serial_hex = rec.serial_hex;
     return d;
 }
 
@@ -176,7 +174,7 @@ Result<Decision> EnrollService::enroll(const RequestReceived& req, const net::Pe
         d.proof = proof_name(*proof);
         return d;
     }
-    auto d = issue(req, peer, "", screening->held_id);
+    auto d = issue(req, peer, nullptr, screening->held_id);
     if (d) d->proof = proof_name(*proof);
     return d;
 }
@@ -187,21 +185,16 @@ Result<Decision> EnrollService::decide(const RequestReceived& req, const net::Pe
         case Operation::check_in: return check_in(req);
         case Operation::renew: break;
     }
-    auto replaces = authorise_renew(req);
-    if (!replaces) return replaces.error();
+    auto presented = authorise_renew(req);
+    if (!presented) return presented.error();
     if (auto r = check_csr_policy(req); !r) return r.error();
-    return issue(req, peer, *replaces, "");
+    return issue(req, peer, &presented->record, "");
 }
 
 Result<Decision> EnrollService::issue(const RequestReceived& req, const net::PeerInfo& peer,
-                                      const std::string& replaces, const std::string& held_id) {
+                                      const CertificateRecord* replaces, const std::string& held_id) {
     const std::int64_t now = clock_();
-    std::string class_id = req.class_id;
-    if (req.operation == Operation::renew) {
-        auto old = store_.find_certificate(replaces);
-        if (!old) return old.error();
-        if (old.value()) class_id = old.value()->class_id;
-    }
+    const std::string& class_id = replaces ? replaces->class_id : req.class_id;
     // Rights set by an administrator for the device, else for its class.
     auto rights_text = store_.rights_for(req.device_id, class_id);
     if (!rights_text) return rights_text.error();
@@ -223,7 +216,7 @@ Result<Decision> EnrollService::issue(const RequestReceived& req, const net::Pee
     c.not_after = info->not_after;
     c.issued_at = now;
     c.status = CertStatus::issued;
-    c.replaces = replaces;
+    c.replaces = replaces ? replaces->serial_hex : std::string();
     c.public_key_sha256_hex = to_hex(crypto::sha256(req.csr.public_key));
     rec.audit = AuditEvent{now, "device:" + req.device_id, operation_name(req.operation), req.device_id,
                            c.serial_hex, peer.address,

@@ -78,12 +78,19 @@ public:
 private:
     Result<Decision> enroll(const RequestReceived& req, const net::PeerInfo& peer);
     Result<Decision> check_in(const RequestReceived& req);
-    Result<std::string> authorise_renew(const RequestReceived& req);  // -> serial replaced
+    // The presented certificate as authorise_renew checked it: its record
+    // and its parsed form, so that callers need not read or parse it again.
+    struct Presented {
+        CertificateRecord record;
+        crypto::CertInfo info;
+    };
+    Result<Presented> authorise_renew(const RequestReceived& req);
     Result<void> check_csr_policy(const RequestReceived& req) const;
     Result<void> check_not_released(const std::string& device_id);
     // Signs, records (durably, before the answer) and remembers the
     // certificate for the install report.
-    Result<Decision> issue(const RequestReceived& req, const net::PeerInfo& peer, const std::string& replaces,
+    // `replaces`: the renewed certificate's record (its class carries over), or null for an enrollment.
+    Result<Decision> issue(const RequestReceived& req, const net::PeerInfo& peer, const CertificateRecord* replaces,
                            const std::string& held_id);
     ServicePolicy policy() const {
         std::lock_guard lock(mu_);
