@@ -16,6 +16,8 @@ IRP_PACKAGES=(
     postgresql libpq-dev
     libp11-kit-dev softhsm2 opensc
     chromium  # tests/ui: the admin web page in headless Chromium (Playwright drives /usr/bin/chromium)
+    nginx libnss3-tools  # tests/e2e/interop.sh: nginx with client certificates, NSS vfychain/certutil
+    dnsmasq-base  # tests/e2e/domains.sh: a real DNS server answering _irp._tcp SRV queries
 )
 
 irp_install_packages() {

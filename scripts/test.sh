@@ -7,6 +7,8 @@ set -euo pipefail
 export IRP_REQUIRE_POSTGRES=1
 # Likewise the PKCS#11 tests against a SoftHSM2 token (and pkcs11-tool).
 export IRP_REQUIRE_SOFTHSM=1
+# And the DNS SRV discovery test (dnsmasq in a private mount namespace: needs root).
+export IRP_REQUIRE_DNS=1
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$IRP_ROOT"
 

@@ -181,7 +181,15 @@ Result<Decision> EnrollService::enroll(const RequestReceived& req, const net::Pe
 
 Result<Decision> EnrollService::decide(const RequestReceived& req, const net::PeerInfo& peer) {
     switch (req.operation) {
-        case Operation::enroll: return enroll(req, peer);
+        case Operation::enroll:
+            if (auto dir = directory())
+                if (auto route = dir->route(req.device_id, req.class_id)) {
+                    Decision d;
+                    d.result = Redirect{route->server, route->domain};
+                    d.route = std::move(route);
+                    return d;
+                }
+            return enroll(req, peer);
         case Operation::check_in: return check_in(req);
         case Operation::renew: break;
     }
@@ -275,6 +283,13 @@ Answer EnrollService::on_request(const RequestReceived& req, const net::PeerInfo
             f.emplace_back("reason", d.held_reason);
             f.emplace_back("retry_after", std::to_string(p->retry_after_seconds) + "s");
             a.result = *p;
+        } else if (auto* r = std::get_if<Redirect>(&d.result)) {
+            f.emplace_back("outcome", "redirected");
+            f.emplace_back("domain", r->domain);
+            f.emplace_back("server", r->server);
+            f.emplace_back("rule", d.route->rule);
+            f.emplace_back("match", d.route->why);
+            a.result = *r;
         } else if (auto* c = std::get_if<CheckedIn>(&d.result)) {
             f.emplace_back("outcome", "checked_in");
             f.emplace_back("serial", d.serial_hex);
@@ -304,7 +319,9 @@ Answer EnrollService::on_request(const RequestReceived& req, const net::PeerInfo
     }
     f.emplace_back("elapsed", elapsed);
     emit(operation_name(req.operation), f);
-    if (metrics_ && req.operation != Operation::check_in) metrics_->request(req.operation, issued, ms / 1000.0);
+    const bool redirected = std::holds_alternative<Redirect>(a.result);
+    if (metrics_ && redirected) metrics_->redirected();
+    if (metrics_ && req.operation != Operation::check_in && !redirected) metrics_->request(req.operation, issued, ms / 1000.0);
     return a;
 }
 

@@ -14,6 +14,7 @@
 #include "admin/metrics.hpp"
 #include "ca/authority.hpp"
 #include "classes/class_registry.hpp"
+#include "directory/directory.hpp"
 #include "irp/net/server.hpp"
 #include "lifecycle/holds.hpp"
 #include "log.hpp"
@@ -30,7 +31,7 @@ struct ServicePolicy {
 
 // What the service answers a request that passed its checks.
 struct Decision {
-    std::variant<Issued, Pending, CheckedIn> result;
+    std::variant<Issued, Pending, CheckedIn, Redirect> result;
     std::string answer_request_id;  // a held request's id ("" = the exchange's own)
     std::string serial_hex;         // Issued: the certificate's serial
     std::string held_reason;        // Pending: "approval" / "surge"
@@ -39,6 +40,7 @@ struct Decision {
     // ("sent", "current", "too_large", "unavailable"; "" = none asked for).
     std::string crl{};
     std::int64_t crl_number{};  // the issuing CA's current CRL Number
+    std::optional<Route> route{};  // Redirect: the rule that matched
 };
 
 // One line per request: "<utc> <op> device=<id> peer=<addr> request=<id>
@@ -62,6 +64,14 @@ public:
     // CRL.
     void set_revocation(RevocationService* r) { revocation_ = r; }
     void set_log_format(LogFormat f) { format_ = f; }
+    // The [[redirect]] rules (null: none). Enrollments that match one are
+    // answered with a Redirect before anything else is checked; renewals
+    // and check-ins present a certificate of this domain and are served.
+    // Swapped on SIGHUP, for requests decided afterwards.
+    void set_directory(std::shared_ptr<const Directory> d) {
+        std::lock_guard lock(mu_);
+        directory_ = std::move(d);
+    }
     // SIGHUP: the renewal policy, for requests decided afterwards.
     void set_policy(ServicePolicy p) {
         std::lock_guard lock(mu_);
@@ -96,10 +106,15 @@ private:
         std::lock_guard lock(mu_);
         return policy_;
     }
+    std::shared_ptr<const Directory> directory() const {
+        std::lock_guard lock(mu_);
+        return directory_;
+    }
 
     const Authority& ca_;
     Store& store_;
     ServicePolicy policy_;  // guarded by mu_
+    std::shared_ptr<const Directory> directory_;  // guarded by mu_
     const ClassRegistry& classes_;
     HoldDesk& holds_;
     LogSink log_;

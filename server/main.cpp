@@ -166,6 +166,11 @@ int cmd_run(const std::string& config_path) {
     service.set_metrics(&metrics);
     service.set_revocation(&revocation);  // check-in answers carry the CRL
     service.set_log_format(log_format);
+    // [[redirect]]: the directory role (devices files are read now, and again on SIGHUP).
+    auto directory = server::Directory::build(cfg->redirects);
+    if (!directory) return fail(directory.error());
+    std::shared_ptr<const server::Directory> directory_read = *directory;
+    if (directory_read->rules() > 0) service.set_directory(directory_read);
 
     auto live_of = [&](const server::Config& c) {
         net::Server::LiveSettings l;
@@ -216,6 +221,14 @@ int cmd_run(const std::string& config_path) {
             log(server::render_log(log_format, "reload", {{"outcome", "refused"}, {"reason", why}}));
             return;
         }
+        auto next_directory = server::Directory::build(next->redirects);
+        if (!next_directory) {
+            log(server::render_log(log_format, "reload", {{"outcome", "refused"}, {"reason", next_directory.error().message}}));
+            return;
+        }
+        const bool directory_changed = !(**next_directory == *directory_read);
+        if (directory_changed && std::find(plan.applied.begin(), plan.applied.end(), "redirect") == plan.applied.end())
+            plan.applied.emplace_back("redirect");
         const bool classes_changed = *secrets != class_secrets_read || *next_policies != class_policies_read;
         if (classes_changed && std::find(plan.applied.begin(), plan.applied.end(), "classes") == plan.applied.end())
             plan.applied.emplace_back("classes");
@@ -227,6 +240,10 @@ int cmd_run(const std::string& config_path) {
             classes.set_config_policies(std::move(*next_policies));
         }
         service.set_policy(service_policy_of(running));
+        if (directory_changed) {
+            directory_read = *next_directory;
+            service.set_directory(directory_read->rules() > 0 ? directory_read : nullptr);
+        }
         holds.set_policy(approval_of(running));
         maintenance.set(maintenance_of(running));
         ca.set_profile(profile_of(running));
@@ -253,6 +270,9 @@ int cmd_run(const std::string& config_path) {
                                                     {"admin_api", admin_token.empty() ? "disabled" : "enabled"}}));
     } else {
         log("irp-server: domain " + cfg->domain + " listening on " + irp_at + " (" + storage + ")");
+        if (directory_read->rules() > 0)
+            log("irp-server: directory: " + std::to_string(directory_read->rules()) + " redirect rule(s), " +
+                std::to_string(directory_read->listed_devices()) + " listed device(s)");
         log("irp-server: admin API on " + admin_at + (admin_token.empty() ? " (disabled: no admin.token_file)" : "") +
             "; CRL and OCSP on " + http_at + " (certificates point to " + base_url + ")");
     }

@@ -44,6 +44,7 @@ ReloadPlan plan_reload(const Config& r, const Config& n) {
     compare(live, "lifecycle.check_in_s", r.check_in_s, n.check_in_s);
     compare(live, "lifecycle.release_after_days", r.release_after_days, n.release_after_days);
     if (!same_classes(r, n)) live.emplace_back("classes");
+    compare(live, "redirect", r.redirects, n.redirects);
 
     auto& later = p.need_restart;
     compare(later, "server.listen", r.listen_host + ":" + std::to_string(r.listen_port),
@@ -103,6 +104,7 @@ Config apply_live(const Config& running, const Config& n) {
     c.surge_window_s = n.surge_window_s;
     c.check_in_s = n.check_in_s;
     c.release_after_days = n.release_after_days;
+    c.redirects = n.redirects;
     return c;
 }
 

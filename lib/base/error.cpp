@@ -20,6 +20,7 @@ constexpr Row kNames[] = {
     {Code::deadline_exceeded, "deadline_exceeded"},
     {Code::connection_closed, "connection_closed"},
     {Code::tls_failure, "tls_failure"},
+    {Code::bad_redirect, "bad_redirect"},
     {Code::bad_token_proof, "bad_token_proof"},
     {Code::bad_possession_proof, "bad_possession_proof"},
     {Code::challenge_mismatch, "challenge_mismatch"},

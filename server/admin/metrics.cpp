@@ -58,6 +58,7 @@ std::string Metrics::render(std::int64_t now) const {
     out += "# HELP irp_requests_total IRP requests by operation and outcome.\n# TYPE irp_requests_total counter\n";
     line("irp_requests_total{operation=\"enroll\",outcome=\"issued\"}", enroll_issued_);
     line("irp_requests_total{operation=\"enroll\",outcome=\"rejected\"}", enroll_rejected_);
+    line("irp_requests_total{operation=\"enroll\",outcome=\"redirected\"}", enroll_redirected_);
     line("irp_requests_total{operation=\"renew\",outcome=\"issued\"}", renew_issued_);
     line("irp_requests_total{operation=\"renew\",outcome=\"rejected\"}", renew_rejected_);
     out += "# HELP irp_request_duration_seconds Time to decide, sign and commit one request.\n"

@@ -19,6 +19,7 @@ public:
     // One finished request: operation, outcome and how long the decision
     // (authorise, sign, commit) took.
     void request(Operation op, bool issued, double seconds);
+    void redirected() { ++enroll_redirected_; }  // an enrollment sent to another domain ([[redirect]])
     void database(double seconds);
     void connection(int delta) { open_connections_ += delta; }
     void session_failure() { ++session_failures_; }
@@ -40,6 +41,7 @@ private:
         void render(std::string& out, const std::string& name, const std::string& labels) const;
     };
     std::atomic<std::uint64_t> enroll_issued_{0}, enroll_rejected_{0}, renew_issued_{0}, renew_rejected_{0};
+    std::atomic<std::uint64_t> enroll_redirected_{0};
     std::atomic<std::int64_t> open_connections_{0};
     std::atomic<std::uint64_t> session_failures_{0};
     std::atomic<std::uint64_t> refused_{0};

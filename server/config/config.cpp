@@ -1,5 +1,5 @@
 // irp-server configuration: strict TOML parsing, validation and rendering.
-// One table (kKeys) describes every key outside [classes] and
+// One table (kKeys) describes every key outside [classes], [[redirect]] and
 // [[domain.retired]] (kRetiredKeys); parsing, the unknown-key check, the
 // required-key check and rendering all walk them.
 #include "config/config.hpp"
@@ -130,6 +130,10 @@ constexpr Section kSections[] = {
     {"webhook", "New held requests are POSTed as JSON, signed with HMAC-SHA256 (X-IRP-Signature)"},
 };
 constexpr std::string_view kClassesComment = "Device classes: one table per class, with its enrollment secret file";
+constexpr std::string_view kRedirectComment =
+    "Redirects: enrollments matching a rule (class, device id prefix, or listed in devices_file) are sent to another "
+    "domain's server; first match wins";
+constexpr std::size_t kMaxRedirectRules = 1000;
 constexpr std::string_view kAlgorithms[] = {"ecdsa-p256", "ecdsa-p384", "ed25519"};
 
 constexpr auto npos = std::string_view::npos;
@@ -219,6 +223,7 @@ struct Parser {
     fs::path dir;
     Config& cfg;
     std::vector<Issue> issues;
+    std::vector<toml::source_region> redirect_sources{};  // of cfg.redirects, for checks after the walk
 
     void fail(const toml::source_region& at, std::string msg) { issues.push_back({at.begin.line, std::move(msg)}); }
 
@@ -371,6 +376,63 @@ struct Parser {
         }
     }
 
+    // [[redirect]]: an array of tables (RedirectRule).
+    void redirects(const toml::key& key, const toml::node& node) {
+        const toml::array* arr = node.as_array();
+        if (!arr || (!arr->empty() && !arr->is_array_of_tables()))
+            return fail(key.source(), "'redirect' must be an array of tables ([[redirect]])");
+        if (arr->size() > kMaxRedirectRules)
+            return fail(key.source(), "at most " + std::to_string(kMaxRedirectRules) + " [[redirect]] rules");
+        for (const toml::node& entry : *arr) {
+            const toml::table& t = *entry.as_table();
+            RedirectRule r;
+            r.name = "redirect-" + std::to_string(cfg.redirects.size() + 1);
+            for (auto&& [k, v] : t) {
+                const std::string full = "redirect." + std::string(k.str());
+                const std::string* str = v.is_string() ? &v.as_string()->get() : nullptr;
+                if (k.str() == "name") {
+                    if (!str || !valid_class_name(*str))
+                        fail(v.source(), "'" + full + "' must be 1-64 of A-Z a-z 0-9 . _ -");
+                    else
+                        r.name = *str;
+                } else if (k.str() == "domain") {
+                    if (!str || !valid_hostname(*str, true))
+                        fail(v.source(), "'" + full + "' must be a lower-case DNS name (labels of a-z, 0-9, '-')");
+                    else
+                        r.domain = *str;
+                } else if (k.str() == "server") {
+                    std::string host;
+                    std::uint16_t port = 0;
+                    if (!str || !parse_listen(*str, host, port) || port == 0)
+                        fail(v.source(), "'" + full + "' must be \"host:port\" (IPv4 address or host name, port 1-65535)");
+                    else
+                        r.server = *str;
+                } else if (k.str() == "classes" || k.str() == "device_prefixes") {
+                    auto& out = k.str() == "classes" ? r.classes : r.device_prefixes;
+                    const toml::array* items = v.as_array();
+                    bool ok = items && !items->empty();
+                    for (std::size_t i = 0; ok && i < items->size(); ++i) {
+                        const auto* s = items->get(i)->as_string();
+                        ok = s && valid_class_name(s->get());
+                        if (ok) out.push_back(s->get());
+                    }
+                    if (!ok) fail(v.source(), "'" + full + "' must be a non-empty array of 1-64 of A-Z a-z 0-9 . _ -");
+                } else if (k.str() == "devices_file") {
+                    path(full, v, r.devices_file);
+                } else {
+                    unknown(k, v, full);
+                }
+            }
+            if (r.domain.empty() && !t.contains("domain")) fail(t.source(), "missing required key 'redirect.domain'");
+            if (r.server.empty() && !t.contains("server")) fail(t.source(), "missing required key 'redirect.server'");
+            if (!t.contains("classes") && !t.contains("device_prefixes") && !t.contains("devices_file"))
+                fail(t.source(), "[[redirect]] '" + r.name +
+                                     "' needs at least one of 'classes', 'device_prefixes' and 'devices_file'");
+            redirect_sources.push_back(t.source());
+            cfg.redirects.push_back(std::move(r));
+        }
+    }
+
     // [[domain.retired]]: an array of tables, each with every key of kRetiredKeys.
     void retired(const toml::key& key, const toml::node& node) {
         const toml::array* arr = node.as_array();
@@ -404,6 +466,10 @@ struct Parser {
             const std::string sec(key.str());
             if (sec == "classes") {
                 classes(key, node);
+                continue;
+            }
+            if (sec == "redirect") {
+                redirects(key, node);
                 continue;
             }
             if (std::ranges::none_of(kSections, [&](const Section& s) { return s.name == sec; })) {
@@ -464,9 +530,13 @@ struct Parser {
             fail(a ? a->source() : toml::source_region{},
                  "'approval.retry_max_s' must not be less than 'approval.retry_after_s'");
         }
+        for (std::size_t i = 0; i < cfg.redirects.size(); ++i)
+            if (cfg.redirects[i].domain == cfg.domain)
+                fail(redirect_sources[i], "[[redirect]] '" + cfg.redirects[i].name + "' sends devices to this server's own domain");
         const toml::node* cls = root.get("classes");
-        if (!cls || (cls->is_table() && cls->as_table()->empty()))
-            fail(cls ? cls->source() : toml::source_region{}, "at least one [classes.<name>] table is required");
+        if ((!cls || (cls->is_table() && cls->as_table()->empty())) && cfg.redirects.empty())
+            fail(cls ? cls->source() : toml::source_region{},
+                 "at least one [classes.<name>] table is required (or, for a directory, a [[redirect]] rule)");
     }
 };
 
@@ -590,6 +660,20 @@ std::string render_config(const Config& cfg) {
                 out << (i ? ", " : "") << quote(relativize(dir, cls.idevid_roots[i]));
             out << "]\n";
         }
+    }
+    if (!cfg.redirects.empty()) out << "\n# " << kRedirectComment << "\n";
+    const auto list = [&out](std::string_view key, const std::vector<std::string>& v) {
+        if (v.empty()) return;
+        out << key << " = [";
+        for (std::size_t i = 0; i < v.size(); ++i) out << (i ? ", " : "") << quote(v[i]);
+        out << "]\n";
+    };
+    for (const RedirectRule& r : cfg.redirects) {
+        out << "[[redirect]]\nname = " << quote(r.name) << "\ndomain = " << quote(r.domain)
+            << "\nserver = " << quote(r.server) << "\n";
+        list("classes", r.classes);
+        list("device_prefixes", r.device_prefixes);
+        if (!r.devices_file.empty()) out << "devices_file = " << quote(relativize(dir, r.devices_file)) << "\n";
     }
     return out.str();
 }

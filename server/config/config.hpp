@@ -29,6 +29,22 @@ struct RetiredCa {
     std::string ca_key;          // PEM path (absolute after loading) or PKCS#11 URI, as domain.ca_key
 };
 
+// A [[redirect]] rule (docs/PROTOCOL.md, "Redirects and discovery"): enrollments it
+// matches are answered with a Redirect to another domain's server instead
+// of being served here. A rule matches a device by its class, by a prefix
+// of its id, or by its id being listed in devices_file (an account's
+// devices, e.g. from sales records); any one selector matching is enough.
+// Rules are tried in file order; the first match wins.
+struct RedirectRule {
+    std::string name;                          // for logs; default "redirect-<n>"
+    std::string domain;                        // the domain the device belongs to (lower-case DNS name)
+    std::string server;                        // host:port of that domain's IRP server
+    std::vector<std::string> classes{};        // class ids
+    std::vector<std::string> device_prefixes{};
+    std::string devices_file{};                // absolute; one device id per line, '#' comments
+    bool operator==(const RedirectRule&) const = default;
+};
+
 struct Config {
     std::string config_dir;  // directory of the config file; relative paths resolve against it
 
@@ -105,6 +121,10 @@ struct Config {
 
     // [classes.<name>]
     std::map<std::string, ClassConfig> classes;
+
+    // [[redirect]], in file order. A server with rules needs no class of its
+    // own: it is then a directory that only sends devices on.
+    std::vector<RedirectRule> redirects;
 };
 
 // Parses the TOML text; `origin` names it in errors and its directory is

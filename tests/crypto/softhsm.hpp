@@ -150,6 +150,25 @@ public:
         return a;
     }
 
+    // How many objects (keys of either half, any class) are labelled
+    // `label`; with an empty label, how many objects the token holds.
+    int object_count(const std::string& label = "") {
+        Session s(*this);
+        std::string lbl = label;
+        CK_ATTRIBUTE tmpl[] = {{CKA_LABEL, lbl.data(), lbl.size()}};
+        REQUIRE(s.f->C_FindObjectsInit(s.h, tmpl, label.empty() ? 0 : 1) == CKR_OK);
+        int count = 0;
+        for (;;) {
+            CK_OBJECT_HANDLE o[16];
+            CK_ULONG n = 0;
+            REQUIRE(s.f->C_FindObjects(s.h, o, 16, &n) == CKR_OK);
+            if (n == 0) break;
+            count += static_cast<int>(n);
+        }
+        s.f->C_FindObjectsFinal(s.h);
+        return count;
+    }
+
     // Closes every session on the token, the library's included: what a
     // token restart or a re-inserted smart card does to a running server.
     void close_all_sessions() {

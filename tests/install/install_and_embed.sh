@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs IRP into a temporary prefix, builds examples/simulator against it
 # with find_package(irp), and runs it: the package config, the exported
-# targets and the installed headers must be enough for an embedder.
+# targets and the installed headers must be enough for an embedder. Then a C
+# program on irp::idwallet_c, and a relying party on irp::irp_rp alone.
 # Usage: install_and_embed.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 BUILD=$1
@@ -41,3 +42,40 @@ C
 cmake -S "$WORK/capi" -B "$WORK/capi/build" -G Ninja -DCMAKE_PREFIX_PATH="$WORK/prefix" >/dev/null
 cmake --build "$WORK/capi/build" >/dev/null
 test "$("$WORK/capi/build/capi_embed")" = "bad_token_proof 1"
+
+# The relying-party library alone: an application server finds the rp
+# component and links irp::irp_rp, with its headers under irp/rp/.
+test -f "$WORK/prefix/include/irp/rp/verifier.hpp"
+test -f "$WORK/prefix/include/irp/rp/account.hpp"
+test -n "$(find "$WORK/prefix" -name libirp_rp.a)"
+mkdir -p "$WORK/rp"
+cat >"$WORK/rp/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.25)
+project(rp_embed LANGUAGES CXX)
+set(CMAKE_CXX_STANDARD 20)
+find_package(irp REQUIRED COMPONENTS rp)
+add_executable(rp_embed main.cpp)
+target_link_libraries(rp_embed PRIVATE irp::irp_rp)
+CMAKE
+cat >"$WORK/rp/main.cpp" <<'CPP'
+#include <cstdio>
+#include "irp/rp/account.hpp"
+#include "irp/rp/verifier.hpp"
+int main() {
+    // No trusted root: refused, as a value. The proof message is label, length, challenge.
+    auto v = irp::rp::Verifier::create({});
+    const auto m = irp::rp::peer_proof_message(irp::Bytes(irp::rp::kChallengeBytes, 7));
+    std::printf("%s %zu %zu\n", v ? "created" : irp::code_name(v.error().code), m.size(),
+                irp::rp::account_statement_message(irp::Bytes(3, 1)).size());
+    return 0;
+}
+CPP
+cmake -S "$WORK/rp" -B "$WORK/rp/build" -G Ninja -DCMAKE_PREFIX_PATH="$WORK/prefix" >/dev/null
+cmake --build "$WORK/rp/build" >/dev/null
+test "$("$WORK/rp/build/rp_embed")" = "bad_argument 52 30"
+# A component the package does not have is refused.
+sed -i 's/COMPONENTS rp/COMPONENTS rp nosuch/' "$WORK/rp/CMakeLists.txt"
+if cmake -S "$WORK/rp" -B "$WORK/rp/build2" -G Ninja -DCMAKE_PREFIX_PATH="$WORK/prefix" >/dev/null 2>&1; then
+    echo "find_package(irp COMPONENTS nosuch) should fail"; exit 1
+fi
+echo "install_and_embed: simulator, C API and irp_rp embedded from the installed package"

@@ -21,7 +21,8 @@ extern "C" {
                                          and carry the server name (connect_info) */
 #define IRP_WALLET_POSIX_STORAGE 2u   /* a directory laid out as idwallet's --store: device.key (0600)
                                          and device.crt installed by write-temp/fsync/rename,
-                                         pending.key and pending.id, crl.der */
+                                         pending.key and pending.id, crl.der; software keys only: a
+                                         store whose key idwallet made in a PKCS#11 token is refused */
 #define IRP_WALLET_POSIX_CLOCK 4u     /* CLOCK_MONOTONIC and time() */
 #define IRP_WALLET_POSIX_ENTROPY 8u   /* getrandom(2) */
 #define IRP_WALLET_POSIX_ALL 15u

@@ -181,6 +181,12 @@ int dir_save(void* ctx, int slot, const std::uint8_t* data, std::size_t len) {
     });
 }
 
+// The slots carry keys as PKCS#8 PEM; a key in a PKCS#11 token (a store
+// `idwallet --pkcs11-token` made) has none to give.
+std::string token_key_refused(const irp_wallet_posix& s) {
+    return "the key in '" + s.dir + "' lives in a PKCS#11 token; the C API works with software keys only";
+}
+
 int dir_load(void* ctx, int slot, std::uint8_t* buf, std::size_t cap, std::size_t* len) {
     auto& s = state(ctx);
     return guard(s, true, [&]() -> int {
@@ -190,12 +196,14 @@ int dir_load(void* ctx, int slot, std::uint8_t* buf, std::size_t cap, std::size_
                 auto c = s.storage->load();
                 if (!c) return storage_fail(s, c.error().message);
                 if (!*c) return IRP_WALLET_E_NOT_FOUND;
+                if ((*c)->key->in_token()) return storage_fail(s, token_key_refused(s));
                 return copy_slot(wallet::capi::credentials_blob(**c), buf, cap, len);
             }
             case IRP_WALLET_SLOT_PENDING: {
                 auto p = s.storage->load_pending();
                 if (!p) return storage_fail(s, p.error().message);
                 if (!*p) return IRP_WALLET_E_NOT_FOUND;
+                if ((*p)->key->in_token()) return storage_fail(s, token_key_refused(s));
                 return copy_slot(wallet::capi::pending_blob(**p), buf, cap, len);
             }
             case IRP_WALLET_SLOT_CRL: {

@@ -3,10 +3,12 @@
 
 #include <cstdio>
 #include <ctime>
+#include <random>
 
 #include "irp/core/messages.hpp"
 #include "irp/core/transcript.hpp"
 #include "irp/net/client.hpp"
+#include "irp/net/srv.hpp"
 #include "irp/platform/files.hpp"
 
 namespace irp::cli {
@@ -14,10 +16,12 @@ namespace irp::cli {
 int exit_for(Code c) {
     switch (category_of(c)) {
         case Category::protocol:
+            if (c == Code::bad_redirect) return kRedirect;
             return (c == Code::tls_failure || c == Code::connection_closed || c == Code::deadline_exceeded) ? kNetwork : kProtocol;
         case Category::auth: return kAuthRejected;
         case Category::policy: return kPolicyRejected;
-        case Category::usage: return c == Code::file_error ? kStorage : kUsage;
+        // not_found: discovery found no server (no SRV record).
+        case Category::usage: return c == Code::file_error ? kStorage : c == Code::not_found ? kNetwork : kUsage;
         case Category::unavailable: return kRetryLater;
         case Category::internal: return kInternal;
     }
@@ -48,7 +52,36 @@ wallet::Clock system_clock() {
         }};
 }
 
+std::string where(const Connection& c) { return c.discover.empty() ? c.server : "_irp._tcp." + c.discover; }
+
+namespace {
+
+// Each SRV target in turn (RFC 2782 order), until one connects; the server
+// name stays the domain (include/irp/net/srv.hpp says why).
+Result<std::unique_ptr<wallet::TlsTransport>> connect_discovered(const Connection& c, std::chrono::milliseconds timeout) {
+    auto records = net::resolve_irp_srv(c.discover);
+    if (!records) return records.error();
+    std::random_device rd;
+    std::uniform_real_distribution<double> uniform(0.0, 1.0);
+    const auto ordered = net::order_srv(std::move(records.value()), [&] { return uniform(rd); });
+    crypto::TlsClientConfig tls;
+    tls.trusted_roots = c.roots;
+    tls.server_name = c.server_name.empty() ? c.discover : c.server_name;
+    Error last = make_error(Code::connection_closed, "no SRV target");
+    std::string tried;
+    for (const auto& t : ordered) {
+        auto conn = net::TlsClientConnection::connect(t.host, t.port, tls, timeout);
+        if (conn) return std::make_unique<wallet::TlsTransport>(std::move(conn.value()));
+        last = conn.error();
+        tried += (tried.empty() ? "" : ", ") + t.host + ":" + std::to_string(t.port);
+    }
+    return make_error(last.code, "no server of _irp._tcp." + c.discover + " answered (" + tried + "): " + last.message);
+}
+
+}  // namespace
+
 Result<std::unique_ptr<wallet::TlsTransport>> connect(const Connection& c, std::chrono::milliseconds timeout) {
+    if (!c.discover.empty()) return connect_discovered(c, timeout);
     auto hp = net::split_host_port(c.server);
     if (!hp) return hp.error();
     crypto::TlsClientConfig tls;
@@ -72,7 +105,10 @@ Result<void> save_connection(const std::string& dir, const Connection& c) {
     std::string pem;
     for (const auto& r : c.roots) pem += crypto::to_pem(r, "CERTIFICATE");
     if (auto r = platform::write_file_atomic(dir + "/trust.pem", pem, 0644); !r) return r;
-    return platform::write_file_atomic(dir + "/server", c.server + "\n" + c.server_name + "\n", 0644);
+    // server, server name, the domain to discover (empty when --server was
+    // given), and where a redirected enrollment started (empty: it was not)
+    return platform::write_file_atomic(
+        dir + "/server", c.server + "\n" + c.server_name + "\n" + c.discover + "\n" + c.via + "\n", 0644);
 }
 
 Result<Connection> load_connection(const std::string& dir) {
@@ -82,18 +118,31 @@ Result<Connection> load_connection(const std::string& dir) {
     c.roots = std::move(roots.value());
     auto text = platform::read_file(dir + "/server");
     if (!text) return text.error();
-    const auto nl = text->find('\n');
-    c.server = text->substr(0, nl);
-    if (nl != std::string::npos) {
-        c.server_name = text->substr(nl + 1);
-        while (!c.server_name.empty() && (c.server_name.back() == '\n' || c.server_name.back() == '\r'))
-            c.server_name.pop_back();
+    // One field per line; a file from before discovery has two.
+    std::vector<std::string> lines;
+    std::size_t pos = 0;
+    while (pos < text->size() && lines.size() < 4) {
+        std::size_t nl = text->find('\n', pos);
+        if (nl == std::string::npos) nl = text->size();
+        std::string line = text->substr(pos, nl - pos);
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        lines.push_back(std::move(line));
+        pos = nl + 1;
     }
+    lines.resize(4);
+    c.server = lines[0];
+    c.server_name = lines[1];
+    c.discover = lines[2];
+    c.via = lines[3];
+    if (c.server.empty() && c.discover.empty())
+        return make_error(Code::file_error, "'" + dir + "/server' names no server");
     return c;
 }
 
 void add_enroll_options(CLI::App& sub, Connection& conn, EnrollArgs& a, std::string& store) {
-    sub.add_option("--server", conn.server, "HOST:PORT of the domain server")->required();
+    auto* server = sub.add_option("--server", conn.server, "HOST:PORT of the domain server (or of a directory)");
+    sub.add_option("--discover", conn.discover, "find the domain's server by DNS SRV _irp._tcp.DOMAIN (instead of --server)")
+        ->excludes(server);
     sub.add_option("--server-name", conn.server_name, "name the server certificate must carry (default: HOST)");
     sub.add_option("--trust", a.trust, "PEM file with the trusted root(s)")->required();
     sub.add_option("--device-id", a.device_id, "this device's id")->required();
@@ -107,9 +156,24 @@ void add_enroll_options(CLI::App& sub, Connection& conn, EnrollArgs& a, std::str
                      ->excludes(tok);
     sub.add_option("--idevid-chain", a.idevid_chain_file, "PEM manufacturer certificate (then intermediates)")->needs(bkey);
     sub.add_option("--model", a.model, "model name shown to an approver");
+    auto* p11 = sub.add_option("--pkcs11-token", a.pkcs11_token,
+                               "make the device keys in this PKCS#11 token, e.g. pkcs11:token=wallet (the store "
+                               "remembers it)");
+    sub.add_option("--pkcs11-module", a.pkcs11_module, "the PKCS#11 module (default: module-path in the URI)")
+        ->needs(p11);
+    sub.add_option("--pkcs11-pin-file", a.pkcs11_pin_file,
+                   "file holding the token's user PIN (default: pin-source in the URI, else IRP_PKCS11_PIN)")
+        ->needs(p11);
+}
+
+Result<void> save_key_location(const EnrollArgs& a, const std::string& store) {
+    if (a.pkcs11_token.empty()) return {};
+    return wallet::use_token_keys(store, {a.pkcs11_module, a.pkcs11_token, a.pkcs11_pin_file});
 }
 
 Result<wallet::EnrollOptions> enroll_options(const EnrollArgs& a, Connection& conn, unsigned timeout_ms) {
+    if (conn.server.empty() && conn.discover.empty())
+        return make_error(Code::bad_argument, "give --server HOST:PORT or --discover DOMAIN");
     if (!a.token_hex.empty() && !a.token_file.empty())
         return make_error(Code::bad_argument, "give at most one of --token and --token-file");
     std::string token_hex = a.token_hex;

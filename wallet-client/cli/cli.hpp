@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,7 +30,7 @@ enum Exit : int {
     kStorage = 7,         // cannot read or write the store
     kProtocol = 8,        // protocol error (1xx)
     kRetryLater = 9,      // pending, or the server is temporarily unavailable
-    kRedirect = 10,       // the server sent us elsewhere
+    kRedirect = 10,       // redirected somewhere the wallet will not go (bad_redirect)
     kReset = 11,          // released or revoked: key and certificate wiped (factory reset)
 };
 
@@ -40,10 +41,19 @@ std::string utc(std::int64_t t);  // 2026-11-22 05:02:41Z
 wallet::Clock system_clock();
 
 struct Connection {
-    std::string server;
-    std::string server_name;
+    std::string server;       // host:port; empty with `discover`
+    std::string server_name;  // the name the server certificate must carry (default: the host, or `discover`)
     std::vector<Bytes> roots;
+    // A domain whose server is found by DNS SRV _irp._tcp.<domain> at each
+    // connect (lib/net/srv.cpp), tried in RFC 2782 order.
+    std::string discover{};
+    // Where the enrollment started (where() of --server or --discover), when
+    // a redirect took it elsewhere: `idwallet run` renews at the domain
+    // server only while it is still given that same starting point.
+    std::string via{};
 };
+// "host:port", or "_irp._tcp.<domain>" for a discovered server: for messages.
+std::string where(const Connection& c);
 Result<std::unique_ptr<wallet::TlsTransport>> connect(const Connection& c, std::chrono::milliseconds timeout);
 Result<std::vector<Bytes>> read_roots(const std::string& path);
 // The store remembers where the device enrolled (DIR/trust.pem, DIR/server),
@@ -62,12 +72,34 @@ struct EnrollArgs {
     std::string idevid_chain_file;
     std::string model;
     std::string key_type = "ecdsa-p256";
+    // Device keys in a PKCS#11 token (wallet::use_token_keys); all empty:
+    // in software, or in the token the store already names.
+    std::string pkcs11_module = {};
+    std::string pkcs11_token = {};
+    std::string pkcs11_pin_file = {};
 };
 // --server, --server-name, --trust, --device-id, --class, --token,
-// --token-file, --store, --key-type, --bootstrap-key, --idevid-chain, --model.
+// --token-file, --store, --key-type, --bootstrap-key, --idevid-chain, --model,
+// --pkcs11-module, --pkcs11-token, --pkcs11-pin-file.
 void add_enroll_options(CLI::App& sub, Connection& conn, EnrollArgs& a, std::string& store);
+// With --pkcs11-token: the store makes its keys in that token from now on
+// (DIR/pkcs11.uri: module and PIN file paths, never the PIN), so renew,
+// check-in and run find it there. Without: nothing changes.
+Result<void> save_key_location(const EnrollArgs& a, const std::string& store);
 // Reads the files named and checks the arguments; fills conn.roots.
 Result<wallet::EnrollOptions> enroll_options(const EnrollArgs& a, Connection& conn, unsigned timeout_ms);
+
+// Enrolls at `at`, following redirects (follow.cpp; docs/PROTOCOL.md,
+// "Redirects"): at most wallet::kMaxRedirects hops, never back to a server
+// visited, each over a new TLS connection with the redirect's domain as
+// the server name. Afterwards `at` is the server that answered last (save
+// it: renewals and check-ins go there). `note` hears of each hop. A
+// redirect not followed is a bad_redirect error; a server that cannot be
+// reached, its connection error.
+Result<wallet::Outcome> enroll_following(Connection& at, wallet::Storage& storage, wallet::EnrollOptions o,
+                                         crypto::Random& rng, const wallet::Clock& clock,
+                                         std::chrono::milliseconds timeout,
+                                         const std::function<void(const std::string&)>& note);
 
 // `idwallet run`: the daemon (run.cpp).
 struct RunArgs {

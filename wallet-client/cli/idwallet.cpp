@@ -199,6 +199,7 @@ int main(int argc, char** argv) {
     if (*run) {
         auto o = enroll_options(ea, conn, timeout_ms);
         if (!o) return say_error("run", o.error());
+        if (auto k = save_key_location(ea, store); !k) return say_error("run", k.error());
         ra.conn = conn;
         ra.enroll = std::move(o.value());
         ra.store = store;
@@ -208,16 +209,23 @@ int main(int argc, char** argv) {
     if (*enroll) {
         auto eo = enroll_options(ea, conn, timeout_ms);
         if (!eo) return say_error("enroll", eo.error());
+        if (auto k = save_key_location(ea, store); !k) return say_error("enroll", k.error());
         const auto& o = eo.value();
         auto storage = wallet::open_directory_storage(store);
         // Held for approval: re-ask on the server's schedule (its
         // retry-after doubles per ask, docs/PROTOCOL.md "Held requests"),
         // each wait clamped to 1 s .. 1 h and to what is left of --max-wait.
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(max_wait_s);
+        const std::string first = where(conn);
         for (;;) {
-            auto t = connect(conn, timeout);
-            if (!t) return say_error("cannot reach " + conn.server, t.error());
-            auto r = wallet::enroll(**t, *storage, o, *rng, clock);
+            // Redirects are followed; `at` ends at the server that answered.
+            Connection at = conn;
+            auto r = enroll_following(at, *storage, o, *rng, clock, timeout,
+                                      [](const std::string& hop) { std::fprintf(stderr, "idwallet: %s\n", hop.c_str()); });
+            // A held request is asked about again where it is held; the
+            // first --server stays the starting point (Connection::via).
+            if (at.via.empty() && where(at) != first) at.via = first;
+            if (r && (r->kind == wallet::Outcome::Kind::installed || r->kind == wallet::Outcome::Kind::pending)) conn = at;
             if (r && r->kind == wallet::Outcome::Kind::installed)
                 if (auto s = save_connection(store, conn); !s) return say_error("enroll", s.error());
             if (!wait || !r || r->kind != wallet::Outcome::Kind::pending) return report("enrolled", "enrollment", store, r);
@@ -237,7 +245,7 @@ int main(int argc, char** argv) {
         o.trusted_roots = c->roots;
         o.limits.exchange_timeout = Time{timeout_ms};
         auto t = connect(*c, timeout);
-        if (!t) return say_error("cannot reach " + c->server, t.error());
+        if (!t) return say_error("cannot reach " + where(*c), t.error());
         auto storage = wallet::open_directory_storage(store);
         return report("renewed", "renewal", store, wallet::renew(**t, *storage, o, *rng, clock));
     }
@@ -249,7 +257,7 @@ int main(int argc, char** argv) {
         // Room for the largest CRL a check-in carries (docs/PROTOCOL.md).
         o.limits.max_frame_bytes = static_cast<std::uint32_t>(bounds::kMaxCrl + bounds::kCheckedInOverhead);
         auto t = connect(*c, timeout);
-        if (!t) return say_error("cannot reach " + c->server, t.error());
+        if (!t) return say_error("cannot reach " + where(*c), t.error());
         auto storage = wallet::open_directory_storage(store);
         return report("checked in", "check-in", store, wallet::check_in(**t, *storage, o, *rng, clock));
     }
@@ -270,6 +278,8 @@ int main(int argc, char** argv) {
                     utc(info->not_before).c_str(), utc(info->not_after).c_str(), state,
                     crypto::key_algorithm_name(creds.value()->key->algorithm()));
         for (const auto& u : info->san_uris) std::printf("uri:      %s\n", u.c_str());
+        const std::string in_token = creds.value()->key->pkcs11_uri();
+        if (!in_token.empty()) std::printf("token:    %s\n", in_token.substr(0, in_token.find('?')).c_str());
         return kOk;
     }
     if (*crl) return show_crl(store, json, clock.unix_now());

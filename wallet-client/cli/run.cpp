@@ -1,7 +1,9 @@
 // `idwallet run`: the device daemon. Enrolls when the store holds no
 // certificate, renews on the schedule of wallet-client/lib/schedule.hpp,
 // checks in between (--check-in), retries with bounded back-off, and
-// follows the server's answers: held (ask again later), redirect (exit 10),
+// follows the server's answers: held (ask again later), redirect (enroll
+// where the directory says, cli.hpp enroll_following; renewals and
+// check-ins then go to that server, remembered in the store),
 // released or revoked (the wallet reset itself: enroll again, or exit 11
 // when that is refused). All state is the wallet's store, which writes
 // atomically; a restart reads it back and carries on. One line per action
@@ -142,7 +144,11 @@ std::int64_t wall_ms() {
 class Daemon {
 public:
     explicit Daemon(const RunArgs& a)
-        : a_(a), storage_(wallet::open_directory_storage(a.store)), rng_(crypto::system_random()), clock_(system_clock()) {
+        : a_(a),
+          home_(a.conn),
+          storage_(wallet::open_directory_storage(a.store)),
+          rng_(crypto::system_random()),
+          clock_(system_clock()) {
         uniform_ = [this] {
             std::array<std::uint8_t, 8> b{};
             rng_->fill(b);
@@ -229,6 +235,15 @@ private:
             say("start store=%s: the certificate held does not parse: %s", a_.store.c_str(), info.error().message.c_str());
             return kStorage;
         }
+        // Renewals and check-ins go where the certificate came from, which
+        // after a redirect is not --server: while --server is still where
+        // that enrollment started. A different --server is the operator
+        // moving the device, and wins.
+        if (auto saved = load_connection(a_.store); saved && !saved->via.empty() && saved->via == where(a_.conn)) {
+            say("start: renewing at %s (the server that issued the certificate held), not %s", where(*saved).c_str(),
+                where(a_.conn).c_str());
+            home_ = std::move(saved.value());
+        }
         if (info->subject_cn != a_.enroll.device_id) {
             say("start store=%s holds the certificate of device %s, not %s", a_.store.c_str(), info->subject_cn.c_str(),
                 a_.enroll.device_id.c_str());
@@ -243,14 +258,17 @@ private:
     }
 
     std::optional<int> enroll() {
-        auto t = connect(a_.conn, milliseconds(a_.timeout_ms));
-        if (!t) return failed("enroll", t.error());
-        auto r = wallet::enroll(**t, *storage_, a_.enroll, *rng_, clock_);
+        // Always from --server (a directory, say): after a reset the device
+        // may belong to another domain.
+        Connection at = a_.conn;
+        auto r = enroll_following(at, *storage_, a_.enroll, *rng_, clock_, milliseconds(a_.timeout_ms),
+                                  [](const std::string& hop) { say("enroll %s", hop.c_str()); });
         if (!r) return failed("enroll", r.error());
         const auto& o = r.value();
         switch (o.kind) {
             case Kind::installed:
-                if (auto s = save_connection(a_.store, a_.conn); !s) {
+                home_ = at;
+                if (auto s = save_connection(a_.store, home_); !s) {
                     say("enroll: cannot save the connection: %s", s.error().message.c_str());
                     return kStorage;
                 }
@@ -269,10 +287,10 @@ private:
     }
 
     std::optional<int> renew() {
-        auto t = connect(a_.conn, milliseconds(a_.timeout_ms));
+        auto t = connect(home_, milliseconds(a_.timeout_ms));
         if (!t) return failed("renew", t.error());
         wallet::RenewOptions ro;
-        ro.trusted_roots = a_.conn.roots;
+        ro.trusted_roots = home_.roots;
         ro.limits.exchange_timeout = Time{a_.timeout_ms};
         auto r = wallet::renew(**t, *storage_, ro, *rng_, clock_);
         if (!r) return failed("renew", r.error());
@@ -312,7 +330,7 @@ private:
     }
 
     std::optional<int> check_in() {
-        auto t = connect(a_.conn, milliseconds(a_.timeout_ms));
+        auto t = connect(home_, milliseconds(a_.timeout_ms));
         if (!t) return failed("check-in", t.error());
         wallet::CheckInOptions co;
         co.limits.exchange_timeout = Time{a_.timeout_ms};
@@ -429,12 +447,16 @@ private:
     }
 
     std::optional<int> redirected(const char* what, const wallet::Outcome& o) {
-        say("%s outcome=redirect server=%s domain=%s; following redirects is not implemented (exit %d)", what,
+        // Servers redirect enrollments only: a renewal or check-in sent
+        // elsewhere means the domain moved, which needs a new enrollment
+        // (an administrator releases the device) rather than a silent move.
+        say("%s outcome=redirect server=%s domain=%s; only enrollments follow redirects (exit %d)", what,
             o.redirect.server.c_str(), o.redirect.domain.c_str(), kRedirect);
         return kRedirect;
     }
 
     const RunArgs& a_;
+    Connection home_;  // where renewals and check-ins go: the server that issued the certificate held
     std::unique_ptr<wallet::Storage> storage_;
     std::unique_ptr<crypto::Random> rng_;
     wallet::Clock clock_;

@@ -1,4 +1,5 @@
-// IDWallet: the device side of IRP. Generates the key pair on the device,
+// IDWallet: the device side of IRP. Generates the key pair on the device
+// (in software, or inside a PKCS#11 token: Storage::generate_key),
 // runs an enrollment or renewal over a Transport, validates what comes back
 // (numbered install errors, docs/PROTOCOL.md "Install errors"), installs it
 // atomically through a Storage, and confirms the install to the server.
@@ -67,6 +68,15 @@ public:
     // Factory reset: key, certificate, any held enrollment and the CRL are
     // gone.
     virtual Result<void> wipe() = 0;
+
+    // A new key pair for an enrollment or a renewal. The default makes a
+    // software key (crypto::PrivateKey::generate); a store whose keys live
+    // in a PKCS#11 token generates it there.
+    virtual Result<std::shared_ptr<const crypto::PrivateKey>> generate_key(KeyAlgorithm alg, crypto::Random& rng);
+    // A key from generate_key that was neither installed nor held: the
+    // exchange failed or was refused. The default does nothing (a software
+    // key is simply forgotten); a token store destroys it in the token.
+    virtual void discard_key(const crypto::PrivateKey& key);
 };
 
 struct Clock {
@@ -133,6 +143,10 @@ struct EnrollOptions {
     KeyAlgorithm key_algorithm = KeyAlgorithm::ecdsa_p256;
     std::vector<Bytes> trusted_roots;
     Limits limits;
+    // Non-empty after a redirect (redirect.hpp): the server must say it
+    // serves this domain (ServerHello.domain), or the enrollment stops with
+    // identity_mismatch before anything is sent.
+    std::string expected_domain{};
 };
 
 struct RenewOptions {
@@ -183,7 +197,42 @@ Result<std::optional<HeldCrl>> held_crl(Storage& s);
 // roll-forward recovery of an interrupted install; a held enrollment in
 // DIR/pending.key (0600) and DIR/pending.id; the CRL in DIR/crl.der
 // (write-temp/fsync/rename).
+//
+// Keys in a PKCS#11 token (use_token_keys): device.key and pending.key then
+// hold one line, the key's PKCS#11 URI (PrivateKey::pkcs11_uri: token,
+// object, id, module-path, pin-source), and nothing secret; the key is
+// loaded from the token with the PIN read from the pin-source file (else
+// the environment variable IRP_PKCS11_PIN, else no login). The store owns
+// the token keys it made or was given: DIR/pkcs11.keys lists them (one URI
+// a line; a key is listed before it is generated), and every change of
+// device.key or pending.key (install, save_pending, clear_pending, wipe,
+// discard_key) destroys the listed keys that no key file names any more:
+// the old key after a renewal with a new one, a key refused or given up,
+// every key at a factory reset, a key generated just before a crash. A key
+// the token cannot destroy now stays listed for the next time. Stores on
+// one directory (processes) coordinate with flock(2): a store holds a
+// shared lock on DIR/.keys-in-flight from generate_key until the key is
+// installed, held or discarded, and a sweep that cannot lock it exclusively
+// is skipped (a later change sweeps); pkcs11.keys is rewritten only under
+// an exclusive lock on DIR/.keys-lock. A held request whose token key is
+// gone is forgotten by load_pending.
 std::unique_ptr<Storage> open_directory_storage(const std::string& dir);
+
+// Where the directory store makes new keys, when not in software.
+struct TokenKeyOptions {
+    std::string module = {};     // the Cryptoki module; empty: the URI's module-path
+    std::string token_uri = {};  // pkcs11:token=LABEL[;serial=S][?pin-source=file:/..&module-path=/..]
+    std::string pin_file = {};   // the user PIN (first line); empty: the URI's pin-source
+};
+// Records in DIR/pkcs11.uri (0600) that the store at `dir` makes its keys
+// in that token from now on (enroll and renew alike; a wipe keeps it): the
+// token URI with module-path and pin-source, paths made absolute, never
+// the PIN itself. Without a pkcs11.uri a store whose current key is in a
+// token makes the next one in the same token. bad_argument for a URI that
+// names a key, no module; file_error for a missing PIN file or one that
+// group or others may access (mode & 077).
+Result<void> use_token_keys(const std::string& dir, const TokenKeyOptions& o);
+
 // Credentials in RAM only (tests, benchmarks, firmware with its own persistence).
 std::unique_ptr<Storage> open_memory_storage();
 

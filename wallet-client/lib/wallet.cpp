@@ -50,11 +50,17 @@ struct Exchange {
     std::optional<std::int64_t> held_crl_number;  // of the one held from issuer_ca
 
     std::shared_ptr<const crypto::PrivateKey> new_key;
+    bool generated = false;  // new_key came from storage.generate_key
+    bool kept = false;       // ... and was installed or held
+    std::string expected_domain;  // enroll after a redirect
     std::string domain;
     Outcome outcome;
 
     Result<void> on_challenge(ClientSession& s, const ChallengeReceived& c) {
         domain = c.hello.domain;
+        if (!expected_domain.empty() && domain != expected_domain)
+            return make_error(Code::identity_mismatch, "redirected to domain " + expected_domain +
+                                                           ", but the server says it serves " + domain);
         if (op == Operation::check_in) {
             const Bytes sig = current->key->sign(check_in_message(c.transcript), rng);
             if (sig.empty()) return make_error(Code::internal, "signing with the current key failed");
@@ -71,9 +77,11 @@ struct Exchange {
             if (std::find(offered.begin(), offered.end(), alg) == offered.end())
                 return make_error(Code::key_algorithm_not_allowed,
                                   std::string("the server does not accept ") + crypto::key_algorithm_name(alg) + " keys");
-            auto k = crypto::PrivateKey::generate(alg, rng);
+            // In software, or inside the store's PKCS#11 token.
+            auto k = storage.generate_key(alg, rng);
             if (!k) return k.error();
-            new_key = std::make_shared<const crypto::PrivateKey>(std::move(k.value()));
+            new_key = std::move(k.value());
+            generated = true;
         }
         // The CSR carries the transcript, so its self-signature is the proof
         // of possession bound to this connection.
@@ -113,7 +121,10 @@ struct Exchange {
             outcome.retry_after_seconds = p->retry_after_seconds;
             s.finish();
             if (op != Operation::enroll) return {};
-            return storage.save_pending(PendingEnrollment{new_key, a.request_id, device_id, class_id});
+            if (auto r = storage.save_pending(PendingEnrollment{new_key, a.request_id, device_id, class_id}); !r)
+                return r;
+            kept = true;
+            return {};
         }
         if (auto* c = std::get_if<CheckedIn>(&a.result)) {
             outcome.kind = Outcome::Kind::checked_in;
@@ -143,6 +154,7 @@ struct Exchange {
             outcome.invalid = InstallFailure{InstallStatus::storage_write_failed, r.error().message};
             return s.send_install_report(InstallStatus::storage_write_failed, serial, clock.monotonic());
         }
+        kept = true;
         outcome.kind = Outcome::Kind::installed;
         outcome.certificate = std::move(parsed.value());
         if (pending)
@@ -210,6 +222,14 @@ struct Exchange {
     }
 
     Result<Outcome> run() {
+        auto r = exchange();
+        // A key made for this exchange and neither installed nor held: a
+        // token store destroys it rather than leave it in the token.
+        if (generated && !kept) storage.discard_key(*new_key);
+        return r;
+    }
+
+    Result<Outcome> exchange() {
         ClientSessionConfig cfg;
         cfg.operation = op;
         cfg.device_id = device_id;
@@ -267,6 +287,7 @@ Result<Outcome> enroll(Transport& t, Storage& s, const EnrollOptions& o, crypto:
     x.bootstrap_chain = o.bootstrap_chain;
     x.model = o.model;
     x.algorithm = o.key_algorithm;
+    x.expected_domain = o.expected_domain;
     if (!o.token.empty() && o.bootstrap_key)
         return make_error(Code::bad_argument, "give a token or a bootstrap key, not both");
     if (!o.bootstrap_chain.empty() && !o.bootstrap_key)

@@ -33,6 +33,7 @@ enum class Code : std::uint16_t {
     deadline_exceeded = 107,
     connection_closed = 108,
     tls_failure = 109,
+    bad_redirect = 110,  // a Redirect the wallet will not follow (malformed, a loop, too many hops)
     // 200-299 authentication
     bad_token_proof = 200,
     bad_possession_proof = 201,

@@ -74,6 +74,23 @@ public:
     // PIN), key_algorithm_not_allowed, internal (other Cryptoki failures).
     static Result<PrivateKey> from_pkcs11(const std::string& module_path, std::string_view uri,
                                           std::string_view pin);
+    // Generates a key pair inside the token `token_uri` names
+    // (parse_pkcs11_token_uri: token label and/or serial; pin-source and
+    // module-path are kept for pkcs11_uri()) with C_GenerateKeyPair, and
+    // loads it as from_pkcs11 would. Both halves are token objects labelled
+    // `label` with CKA_ID `id` (1..64 bytes; the caller makes the pair
+    // unique, e.g. random bytes). The private key is CKA_PRIVATE,
+    // CKA_SENSITIVE, not CKA_EXTRACTABLE, and may only sign; the public key
+    // may only verify. ECDSA P-256 and P-384 (CKM_EC_KEY_PAIR_GEN) and
+    // Ed25519 (CKM_EC_EDWARDS_KEY_PAIR_GEN, SoftHSM 2.6 has it). Errors as
+    // from_pkcs11, plus key_algorithm_not_allowed when the token cannot
+    // make that kind of key, already_exists when an object with that label
+    // or id is on the token, and bad_argument for a label or id that is
+    // empty or too long. A pair generated but then unusable is destroyed
+    // again.
+    static Result<PrivateKey> generate_in_token(const std::string& module_path, std::string_view token_uri,
+                                                std::string_view label, ByteView id, KeyAlgorithm alg,
+                                                std::string_view pin);
 
     PrivateKey(PrivateKey&&) noexcept;
     PrivateKey& operator=(PrivateKey&&) noexcept;
@@ -90,6 +107,11 @@ public:
     Result<std::string> to_encrypted_pem(std::string_view passphrase, Random& rng) const;
     // True for a key from from_pkcs11: its private value never leaves the token.
     bool in_token() const;
+    // A key in a token: the PKCS#11 URI that loads it again with
+    // from_pkcs11 (token, object, id, type=private; module-path, and the
+    // pin-source of the URI it was loaded or generated with; never a PIN).
+    // Empty for any other key.
+    std::string pkcs11_uri() const;
     // Empty on failure (the random source or the PKCS#11 token failed);
     // never throws.
     Bytes sign(ByteView message, Random& rng) const;
@@ -119,6 +141,21 @@ struct Pkcs11Uri {
 };
 inline bool is_pkcs11_uri(std::string_view s) { return s.starts_with("pkcs11:"); }
 Result<Pkcs11Uri> parse_pkcs11_uri(std::string_view uri);
+// The same syntax naming a token only (generate_in_token): object, id and
+// type are refused; neither token nor serial is required (any one token).
+Result<Pkcs11Uri> parse_pkcs11_token_uri(std::string_view uri);
+// Writes `u` back as a URI (percent-encoding what needs it; an id byte by
+// byte), type=private when it names a key. Parsing the result gives `u`.
+std::string format_pkcs11_uri(const Pkcs11Uri& u);
+
+// Destroys the private key `uri` names (parse_pkcs11_uri) and the
+// public-key objects with its CKA_ID (else its label) on the same token,
+// in a read-write session logged in with `pin`. The module is
+// `module_path`, else the URI's module-path. A key that is not there (any
+// more) is not an error: destroying is idempotent, so an interrupted
+// clean-up can simply run again. Several private keys matching is
+// bad_argument (nothing is destroyed). Errors otherwise as from_pkcs11.
+Result<void> destroy_pkcs11_key(const std::string& module_path, std::string_view uri, std::string_view pin);
 
 // Verifies `signature` over `message` with the SubjectPublicKeyInfo `spki`.
 // ECDSA signatures are DER-encoded (as in X.509); Ed25519 is pure.

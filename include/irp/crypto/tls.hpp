@@ -20,6 +20,14 @@ namespace irp::crypto {
 struct TlsServerConfig {
     std::vector<Bytes> chain;  // DER: the server certificate first
     std::shared_ptr<const PrivateKey> key;
+    // Non-empty (DER CA certificates): ask for a client certificate, and
+    // refuse the handshake when the client sends none, its CertificateVerify
+    // does not verify, or its chain does not validate to one of these roots
+    // for TLS client use. Revocation and what the client may do are the
+    // caller's to decide, from peer_certificates() (irp/rp/verifier.hpp).
+    // Empty: no client certificate is asked for (the IRP port: devices
+    // prove their keys inside the protocol, docs/PROTOCOL.md).
+    std::vector<Bytes> client_roots = {};
 };
 
 struct TlsClientConfig {
@@ -64,6 +72,10 @@ public:
     virtual void close() = 0;
     // RFC 5705 keying material for kChannelBindingLabel, empty context.
     virtual Bytes channel_binding() const = 0;
+    // Once the handshake is complete: the certificates the client sent
+    // (DER, leaf first), checked as TlsServerConfig::client_roots says.
+    // Empty for a client endpoint and for a server that asked for none.
+    virtual std::vector<Bytes> peer_certificates() const = 0;
 };
 
 }  // namespace irp::crypto

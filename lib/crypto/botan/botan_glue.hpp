@@ -5,6 +5,7 @@
 #include <botan/rng.h>
 
 #include <memory>
+#include <string>
 
 #include "irp/crypto/crypto.hpp"
 
@@ -14,6 +15,7 @@ struct PrivateKey::Impl {
     std::unique_ptr<Botan::Private_Key> key;
     KeyAlgorithm algorithm;
     bool token = false;  // a PKCS#11 key (pkcs11.cpp): signs, never exports
+    std::string pkcs11_uri = {};  // token keys: the URI that loads it again (PrivateKey::pkcs11_uri)
 };
 
 // Presents one of our Random sources to Botan.

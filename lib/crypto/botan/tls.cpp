@@ -23,6 +23,7 @@ namespace {
 // docs/PROTOCOL.md, "Transport": TLS 1.2, ECDHE (X25519, P-256), AEAD only.
 class IrpPolicy final : public Botan::TLS::Policy {
 public:
+    explicit IrpPolicy(bool require_client_cert) : require_client_cert_(require_client_cert) {}
     std::vector<std::string> allowed_ciphers() const override {
         return {"ChaCha20Poly1305", "AES-256/GCM", "AES-128/GCM"};
     }
@@ -46,19 +47,41 @@ public:
     // it would need the CRL before it can reach the server that serves it
     // (docs/PROTOCOL.md, "Transport").
     bool require_cert_revocation_info() const override { return false; }
+    // Certificate chains in a handshake (ours to a device, a device's to a
+    // relying party) are a few KiB; Botan's default is no limit at all.
+    size_t maximum_certificate_chain_size() const override { return 32 * 1024; }
+    // A server with client roots (TlsServerConfig::client_roots) refuses a
+    // client that sends no certificate; Botan asks for one whenever the
+    // credentials name trusted CAs.
+    bool require_client_certificate_authentication() const override { return require_client_cert_; }
+
+private:
+    bool require_client_cert_ = false;
 };
 
-const IrpPolicy& policy() {
-    static const IrpPolicy p;
-    return p;
+const IrpPolicy& policy(bool require_client_cert = false) {
+    static const IrpPolicy plain(false);
+    static const IrpPolicy client_auth(true);
+    return require_client_cert ? client_auth : plain;
 }
 
 // Shared by every connection's TLS channel, on several threads: it only
-// hands out copies of the parsed chain and a pointer to a const key.
+// hands out copies of the parsed chain and a pointer to a const key, and
+// lets Botan read the client roots.
 class ServerCredentials final : public Botan::Credentials_Manager, public TlsServerContext {
 public:
     explicit ServerCredentials(const TlsServerConfig& cfg) : key_(cfg.key) {
         for (const auto& c : cfg.chain) chain_.emplace_back(c.data(), c.size());
+        for (const auto& r : cfg.client_roots) client_roots_.add_certificate(Botan::X509_Certificate(r.data(), r.size()));
+        wants_client_cert_ = !cfg.client_roots.empty();
+    }
+    bool wants_client_cert() const { return wants_client_cert_; }
+    // Botan asks for a client certificate naming these CAs, and validates
+    // the client's chain against them (TLS client usage).
+    std::vector<Botan::Certificate_Store*> trusted_certificate_authorities(const std::string& type,
+                                                                           const std::string&) override {
+        if (type != "tls-server" || !wants_client_cert()) return {};
+        return {&client_roots_};
     }
     std::vector<Botan::X509_Certificate> cert_chain(const std::vector<std::string>& key_types,
                                                     const std::string& type, const std::string&) override {
@@ -74,6 +97,8 @@ public:
 private:
     std::shared_ptr<const PrivateKey> key_;
     std::vector<Botan::X509_Certificate> chain_;
+    Botan::Certificate_Store_In_Memory client_roots_;
+    bool wants_client_cert_ = false;
 };
 
 class ClientCredentials final : public Botan::Credentials_Manager {
@@ -101,7 +126,8 @@ public:
     explicit Endpoint(std::shared_ptr<const TlsServerContext> ctx)
         : server_ctx_(std::move(ctx)),
           server_creds_(const_cast<ServerCredentials*>(dynamic_cast<const ServerCredentials*>(server_ctx_.get()))) {
-        channel_ = std::make_unique<Botan::TLS::Server>(*this, sessions_, *server_creds_, policy(), rng_);
+        channel_ = std::make_unique<Botan::TLS::Server>(*this, sessions_, *server_creds_,
+                                                        policy(server_creds_->wants_client_cert()), rng_);
     }
     // Client
     explicit Endpoint(const TlsClientConfig& cfg)
@@ -148,6 +174,7 @@ public:
         const auto key = channel_->key_material_export(kChannelBindingLabel, "", kChannelBindingSize);
         return Bytes(key.begin(), key.end());
     }
+    std::vector<Bytes> peer_certificates() const override { return peer_certs_; }
 
     // Botan::TLS::Callbacks
     void tls_emit_data(const uint8_t data[], size_t size) override { out_.insert(out_.end(), data, data + size); }
@@ -166,6 +193,8 @@ public:
         if (!session.supports_extended_master_secret())
             throw Botan::TLS::TLS_Exception(Botan::TLS::Alert::HANDSHAKE_FAILURE,
                                             "the peer does not support the extended master secret");
+        if (server_creds_ != nullptr)
+            for (const auto& c : session.peer_certs()) peer_certs_.push_back(c.BER_encode());
         return false;  // no resumption
     }
 
@@ -198,6 +227,7 @@ private:
     std::unique_ptr<Botan::TLS::Channel> channel_;
     Bytes out_;
     Bytes in_;
+    std::vector<Bytes> peer_certs_;  // server side: the client's chain, DER
     bool peer_closed_ = false;
     bool failed_ = false;
     std::string failure_;
