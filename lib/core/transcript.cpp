@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "irp/core/transcript.hpp"
 
 namespace irp {
@@ -82,6 +84,23 @@ crypto::Digest derive_device_token(ByteView class_secret, std::string_view class
     msg.push_back(0);
     msg.insert(msg.end(), device_id.begin(), device_id.end());
     return crypto::hmac_sha256(class_secret, msg);
+}
+
+bool is_valid_dns_name(std::string_view name, bool lower_only) {
+    if (name.empty() || name.size() > 253) return false;
+    std::size_t start = 0;
+    while (start <= name.size()) {
+        const std::size_t dot = std::min(name.find('.', start), name.size());
+        const std::string_view label = name.substr(start, dot - start);
+        if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+        for (const char c : label) {
+            const bool ok = (c >= 'a' && c <= 'z') || (!lower_only && c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                            c == '-';
+            if (!ok) return false;
+        }
+        start = dot + 1;
+    }
+    return true;
 }
 
 bool is_valid_identifier(std::string_view id) {

@@ -3,6 +3,8 @@
 // by hand.
 #include "irp/net/srv.hpp"
 
+#include "irp/core/transcript.hpp"
+
 #include <arpa/nameser.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -17,22 +19,9 @@ namespace irp::net {
 
 namespace {
 
-// Labels of 1-63 letters, digits and '-' (not at either end), no trailing
-// dot (the name is also the TLS server name), room for "_irp._tcp.".
-bool valid_domain(const std::string& d) {
-    if (d.empty() || d.size() > 240) return false;
-    std::size_t start = 0;
-    while (start <= d.size()) {
-        std::size_t dot = d.find('.', start);
-        if (dot == std::string::npos) dot = d.size();
-        const std::string_view label(d.data() + start, dot - start);
-        if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
-        for (const char c : label)
-            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')) return false;
-        start = dot + 1;
-    }
-    return true;
-}
+// A DNS name with room for "_irp._tcp." in front (the whole query name
+// stays within 253 characters); no trailing dot: it is also the TLS name.
+bool valid_domain(const std::string& d) { return d.size() <= 240 && is_valid_dns_name(d, false); }
 
 }  // namespace
 

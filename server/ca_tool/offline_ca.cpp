@@ -179,17 +179,7 @@ std::string generation_dir(const std::string& domain_dir, unsigned generation) {
 
 bool valid_dns_name(std::string_view name, bool subtree) {
     if (subtree && !name.empty() && name.front() == '.') name.remove_prefix(1);
-    if (name.empty() || name.size() > 253) return false;
-    std::size_t start = 0;
-    while (start <= name.size()) {
-        const auto dot = std::min(name.find('.', start), name.size());
-        const auto label = name.substr(start, dot - start);
-        if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
-        for (char c : label)
-            if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
-        start = dot + 1;
-    }
-    return true;
+    return is_valid_dns_name(name, true);
 }
 
 bool dns_name_permitted(std::string_view name, const std::vector<std::string>& permitted) {

@@ -17,6 +17,7 @@
 #include <toml++/toml.h>
 
 #include "irp/base/error.hpp"
+#include "irp/core/transcript.hpp"
 #include "irp/crypto/crypto.hpp"
 
 namespace irp::server {
@@ -149,14 +150,6 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
     }
 }
 
-bool valid_hostname(std::string_view s, bool lower_only) {
-    const std::string allowed = std::string(lower_only ? kAlnum.substr(26) : kAlnum) + "-";
-    return !s.empty() && s.size() <= 253 && std::ranges::all_of(split(s, '.'), [&](std::string_view l) {
-        return !l.empty() && l.size() <= 63 && l.front() != '-' && l.back() != '-' &&
-               l.find_first_not_of(allowed) == npos;
-    });
-}
-
 // Parses 1..max_digits decimal digits; false on anything else or > max.
 bool parse_uint(std::string_view s, std::size_t max_digits, unsigned max, unsigned& out) {
     if (s.empty() || s.size() > max_digits || s.find_first_not_of("0123456789") != npos) return false;
@@ -167,7 +160,7 @@ bool parse_uint(std::string_view s, std::size_t max_digits, unsigned max, unsign
 
 // An IPv4 literal or a host name; all digits and dots must be a dotted quad.
 bool valid_host(std::string_view s) {
-    if (s.find_first_not_of("0123456789.") != npos) return valid_hostname(s, false);
+    if (s.find_first_not_of("0123456789.") != npos) return is_valid_dns_name(s, false);
     const auto octets = split(s, '.');
     unsigned v = 0;
     return octets.size() == 4 &&
@@ -247,7 +240,7 @@ struct Parser {
                 cfg.allow_same_key_renewal = n.as_boolean()->get();
                 return;
             case Kind::domain:
-                if (!str || !valid_hostname(*str, true))
+                if (!str || !is_valid_dns_name(*str, true))
                     return fail(n.source(), "'" + full + "' must be a lower-case DNS name (labels of a-z, 0-9, '-')");
                 cfg.domain = *str;
                 return;
@@ -396,7 +389,7 @@ struct Parser {
                     else
                         r.name = *str;
                 } else if (k.str() == "domain") {
-                    if (!str || !valid_hostname(*str, true))
+                    if (!str || !is_valid_dns_name(*str, true))
                         fail(v.source(), "'" + full + "' must be a lower-case DNS name (labels of a-z, 0-9, '-')");
                     else
                         r.domain = *str;

@@ -34,12 +34,12 @@ int say_error(const std::string& what, const Error& e) {
     return exit_for(e.code);
 }
 
-std::string utc(std::int64_t t) {
+std::string utc(std::int64_t t, bool one_word) {
     const std::time_t tt = static_cast<std::time_t>(t);
     std::tm tm{};
     gmtime_r(&tt, &tm);
     char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
+    std::strftime(buf, sizeof buf, one_word ? "%Y-%m-%dT%H:%M:%SZ" : "%Y-%m-%d %H:%M:%SZ", &tm);
     return buf;
 }
 

@@ -37,7 +37,8 @@ enum Exit : int {
 int exit_for(Code c);
 // "idwallet: WHAT: message (code name)" on stderr; returns exit_for(code).
 int say_error(const std::string& what, const Error& e);
-std::string utc(std::int64_t t);  // 2026-11-22 05:02:41Z
+// 2026-11-22 05:02:41Z; `one_word`: 2026-11-22T05:02:41Z (for key=value fields).
+std::string utc(std::int64_t t, bool one_word = false);
 wallet::Clock system_clock();
 
 struct Connection {
@@ -93,7 +94,9 @@ Result<wallet::EnrollOptions> enroll_options(const EnrollArgs& a, Connection& co
 // "Redirects"): at most wallet::kMaxRedirects hops, never back to a server
 // visited, each over a new TLS connection with the redirect's domain as
 // the server name. Afterwards `at` is the server that answered last (save
-// it: renewals and check-ins go there). `note` hears of each hop. A
+// it: renewals and check-ins go there), its `via` where the first redirect
+// came from; an `at` that has a `via` already (asking again where a
+// redirect led) keeps it and must still prove its domain. `note` hears of each hop. A
 // redirect not followed is a bad_redirect error; a server that cannot be
 // reached, its connection error.
 Result<wallet::Outcome> enroll_following(Connection& at, wallet::Storage& storage, wallet::EnrollOptions o,

@@ -16,7 +16,6 @@ Result<wallet::Outcome> enroll_following(Connection& at, wallet::Storage& storag
     // server must still say it serves the domain.
     if (!at.via.empty()) o.expected_domain = at.server_name;
     std::vector<wallet::Hop> visited{{where(at), at.server_name}};
-    at.via.clear();
     for (;;) {
         auto t = connect(at, timeout);
         if (!t) return make_error(t.error().code, "cannot reach " + where(at) + ": " + t.error().message);

@@ -216,15 +216,13 @@ int main(int argc, char** argv) {
         // retry-after doubles per ask, docs/PROTOCOL.md "Held requests"),
         // each wait clamped to 1 s .. 1 h and to what is left of --max-wait.
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(max_wait_s);
-        const std::string first = where(conn);
         for (;;) {
             // Redirects are followed; `at` ends at the server that answered.
             Connection at = conn;
             auto r = enroll_following(at, *storage, o, *rng, clock, timeout,
                                       [](const std::string& hop) { std::fprintf(stderr, "idwallet: %s\n", hop.c_str()); });
-            // A held request is asked about again where it is held; the
-            // first --server stays the starting point (Connection::via).
-            if (at.via.empty() && where(at) != first) at.via = first;
+            // A held request is asked about again where it is held (`at`
+            // keeps the starting point in Connection::via).
             if (r && (r->kind == wallet::Outcome::Kind::installed || r->kind == wallet::Outcome::Kind::pending)) conn = at;
             if (r && r->kind == wallet::Outcome::Kind::installed)
                 if (auto s = save_connection(store, conn); !s) return say_error("enroll", s.error());

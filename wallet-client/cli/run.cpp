@@ -36,17 +36,13 @@ using Kind = wallet::Outcome::Kind;
 void say(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 void say(const char* fmt, ...) {
     // The clock the schedule reads (time() may lag it by a tick).
-    const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char stamp[32];
-    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    const std::string stamp = utc(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()), true);
     char line[2048];
     va_list ap;
     va_start(ap, fmt);
     std::vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    std::fprintf(stderr, "%s idwallet run: %s\n", stamp, line);
+    std::fprintf(stderr, "%s idwallet run: %s\n", stamp.c_str(), line);
 }
 
 // ---- stopping: SIGTERM / SIGINT -------------------------------------------
@@ -128,14 +124,7 @@ bool transient(Code c) {
 bool transient_answer(Code c) { return transient(c) || category_of(c) == Category::internal; }
 
 // 2026-11-22T05:02:41Z: one word, for key=value fields.
-std::string iso(std::int64_t t) {
-    const std::time_t tt = static_cast<std::time_t>(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
+std::string iso(std::int64_t t) { return utc(t, true); }
 
 std::int64_t wall_ms() {
     return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();

@@ -56,4 +56,10 @@ crypto::Digest derive_device_token(ByteView class_secret, std::string_view class
 // starting with '.' or '-'. They end up in certificate subjects and URIs.
 bool is_valid_identifier(std::string_view id);
 
+// A DNS host name (RFC 1123): 1..253 characters, labels of 1..63 letters,
+// digits and '-' (not first or last), no empty label and no trailing dot.
+// `lower_only`: letters must be lower-case (domain names as IRP writes them
+// into certificates and configs). A dotted IPv4 address passes too.
+bool is_valid_dns_name(std::string_view name, bool lower_only);
+
 }  // namespace irp
