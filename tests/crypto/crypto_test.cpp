@@ -178,6 +178,11 @@ TEST_CASE("a CSR carries its challenge and algorithm, and its self-signature ver
         CHECK(info->algorithm == alg);
         CHECK(info->public_key == key.public_key_der());
         CHECK_FALSE(info->requests_ca);
+        // The fields Botan's create_cert_req wrote before create_csr encoded
+        // the request itself: the name, and an extension request holding
+        // only basicConstraints (cA false).
+        CHECK(info->common_name == "dev-1");
+        CHECK(info->extension_oids == std::vector<std::string>{"2.5.29.19"});
     }
 }
 

@@ -185,6 +185,8 @@ struct CertInfo {
     Bytes serial;  // big-endian magnitude, no sign byte
     std::string subject;  // RFC 4514-ish string, for display
     std::string issuer;
+    Bytes subject_name;  // raw DER of the subject / issuer Name, for exact comparison
+    Bytes issuer_name;
     std::string subject_cn;
     std::string subject_serial_number;
     std::vector<std::string> san_uris;
@@ -222,9 +224,13 @@ enum class Usage : std::uint8_t { any, tls_client, tls_server };
 
 // Full path validation of `leaf` through `intermediates` to one of `roots`
 // at time `at` (Unix seconds): signatures, validity, basic constraints,
-// key usage, and the extended key usage for `usage`.
+// key usage, and the extended key usage for `usage`. When `path` is given
+// and the chain validates, it receives the validated path as DER, leaf
+// first and trust anchor last, so a caller can tell which certificate's
+// key the leaf's signature was checked with.
 Result<void> verify_chain(ByteView leaf, const std::vector<Bytes>& intermediates,
-                          const std::vector<Bytes>& roots, std::int64_t at, Usage usage);
+                          const std::vector<Bytes>& roots, std::int64_t at, Usage usage,
+                          std::vector<Bytes>* path = nullptr);
 
 // Does the certificate's signature verify under `issuer`'s public key?
 bool signed_by(ByteView cert, ByteView issuer_cert);
