@@ -10,7 +10,7 @@
 // 2: usage or files.
 //
 //   irp-rp-check --root root-ca.pem --chain device.crt --statement stmt.bin
-//       --account acme --action stream --target service:video [--crl domain.crl] [--now UNIX]
+//       --account acme --action stream --target service:video [--crl domain.crl --crl root.crl] [--now UNIX]
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -46,13 +46,14 @@ Result<std::vector<Bytes>> read_certs(const std::string& path) {
 
 int main(int argc, char** argv) {
     CLI::App app{"irp-rp-check: may this device do this, in this account?"};
-    std::string root_file, chain_file, statement_file, crl_file, account, action, target;
+    std::string root_file, chain_file, statement_file, account, action, target;
+    std::vector<std::string> crl_files;
     std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                            std::chrono::system_clock::now().time_since_epoch()).count();
     app.add_option("--root", root_file, "trusted root CA certificate (PEM)")->required();
     app.add_option("--chain", chain_file, "the device's certificate and its CA certificates (PEM, leaf first)")->required();
     app.add_option("--statement", statement_file, "the account statement (GET <http>/account/<serial>)")->required();
-    app.add_option("--crl", crl_file, "the issuing CA's CRL (DER)");
+    app.add_option("--crl", crl_files, "a CRL (DER): the issuing CA's, and the root's for the CA itself; repeatable");
     app.add_option("--account", account, "the account the device must be in (empty: any)");
     app.add_option("--action", action, "what the device asks to do")->required();
     app.add_option("--target", target, "on what")->required();
@@ -72,11 +73,24 @@ int main(int argc, char** argv) {
     if (!verifier) return fail(2, "trusted roots", verifier.error());
     auto peer = verifier->verify_certificate(*chain, now);
     if (!peer) return fail(1, "certificate", peer.error());
-    if (!crl_file.empty()) {
-        // The CRL of the CA that signed the device's certificate, then the check again.
-        auto crl = read_binary(crl_file);
-        if (!crl) return fail(2, crl_file, crl.error());
-        if (auto r = verifier->add_crl(*crl, peer->issuer_der, now); !r) return fail(1, "CRL", r.error());
+    if (!crl_files.empty()) {
+        // Each CRL is the issuing CA's or a root's (about the CA); the
+        // verifier checks which CA signed it. Then the check again, with
+        // every level of the path against its CRL.
+        for (const auto& file : crl_files) {
+            auto crl = read_binary(file);
+            if (!crl) return fail(2, file, crl.error());
+            bool used = false;
+            Error last;
+            std::vector<Bytes> cas = *roots;
+            cas.insert(cas.begin(), peer->issuer_der);
+            for (const auto& ca : cas) {
+                auto r = verifier->add_crl(*crl, ca, now);
+                if (r) used = true;
+                else last = r.error();
+            }
+            if (!used) return fail(1, "CRL " + file, last);
+        }
         peer = verifier->verify_certificate(*chain, now);
         if (!peer) return fail(1, "certificate", peer.error());
     }

@@ -66,12 +66,8 @@ void Gate::load_crls(const std::vector<Bytes>& candidate_cas, std::int64_t now) 
     }
     if (changed) {
         crls_.clear();
-        root_crls_.clear();
         for (const auto& text : crl_text_)
             for (auto& crl : crls_in(text)) crls_.push_back(std::move(crl));
-        for (const auto& crl : crls_)
-            for (const auto& root : options_.roots)
-                if (auto info = crypto::parse_and_verify_crl(crl, root)) root_crls_.push_back(std::move(*info));
     }
     // Each CRL is offered once to each CA it may belong to; the verifier
     // checks that the CA validates to a root and signed the CRL, and keeps
@@ -89,28 +85,11 @@ void Gate::load_crls(const std::vector<Bytes>& candidate_cas, std::int64_t now) 
         }
 }
 
-std::string Gate::issuer_revoked(const Bytes& issuer_der) const {
-    for (const auto& root : options_.roots)
-        if (root == issuer_der) return {};
-    auto ca = crypto::parse_certificate(issuer_der);
-    auto ca_issuer = crypto::certificate_issuer_name(issuer_der);
-    if (!ca || !ca_issuer) return "the issuing CA does not parse";
-    for (const auto& crl : root_crls_) {
-        if (crl.issuer_name != *ca_issuer) continue;
-        for (const auto& e : crl.entries)
-            if (e.serial == ca->serial)
-                return "the issuing CA " + ca->subject + " (serial " + irp::to_hex(ca->serial) +
-                       ") is revoked by its root, reason " + crypto::crl_reason_name(e.reason);
-    }
-    return {};
-}
-
 Verdict Gate::decide(const std::vector<Bytes>& chain, std::int64_t now) {
     if (chain.empty()) return refuse("certificate", "no client certificate");
     load_crls(std::vector<Bytes>(chain.begin() + 1, chain.end()), now);
     auto peer = verifier_.verify_certificate(chain, now);
     if (!peer) return refuse("certificate", peer.error());
-    if (auto why = issuer_revoked(peer->issuer_der); !why.empty()) return refuse("certificate", why);
 
     std::string line = "OK device=" + peer->device_id + " domain=" + domain_of(chain.front()) +
                        " serial=" + peer->serial_hex + " revocation=" +

@@ -52,17 +52,15 @@ private:
         : options_(std::move(options)), statements_(std::move(statements)), verifier_(std::move(verifier)) {}
     // Re-reads the CRL files and offers each CRL to the verifier for every
     // CA it may belong to: the roots and the CAs in the device's chain.
+    // rp::Verifier checks every level: the device against its CA's CRL,
+    // the CA against its root's CRL.
     void load_crls(const std::vector<irp::Bytes>& candidate_cas, std::int64_t now);
-    // The root's CRL lists the CA that issued the device (rp::Verifier
-    // consults only the CRL of the leaf's own issuer).
-    std::string issuer_revoked(const irp::Bytes& issuer_der) const;
 
     GateOptions options_;
     StatementSource statements_;
     irp::rp::Verifier verifier_;
     std::vector<std::string> crl_text_;                 // per file: what was last read
     std::vector<irp::Bytes> crls_;                      // every CRL from the files, DER
-    std::vector<irp::crypto::CrlInfo> root_crls_;       // those a trusted root signed
     std::set<irp::crypto::Digest> tried_;               // (CRL, CA) pairs offered to the verifier
 };
 

@@ -69,6 +69,23 @@ Result<Verifier> Verifier::create(std::vector<Bytes> trusted_roots, VerifierOpti
     return Verifier(std::move(trusted_roots), options);
 }
 
+bool Verifier::is_root(const Bytes& cert) const {
+    return std::find(roots_.begin(), roots_.end(), cert) != roots_.end();
+}
+
+const Bytes* Verifier::signer_of(ByteView cert, const Bytes& issuer_name,
+                                 const std::vector<Bytes>& intermediates) const {
+    const Bytes* found = nullptr;
+    auto consider = [&](const Bytes& candidate) {
+        if (found != nullptr) return;
+        auto subject = crypto::certificate_subject_name(candidate);
+        if (subject && *subject == issuer_name && crypto::signed_by(cert, candidate)) found = &candidate;
+    };
+    for (const auto& c : intermediates) consider(c);
+    for (const auto& r : roots_) consider(r);
+    return found;
+}
+
 bool Verifier::stale(const HeldCrl& crl, std::int64_t now) const {
     if (now > crl.info.next_update && now - crl.info.next_update > options_.crl_grace_s) return true;
     if (options_.max_crl_age_s > 0 && now > crl.info.this_update &&
@@ -157,48 +174,70 @@ Result<PeerIdentity> Verifier::verify_certificate(const std::vector<Bytes>& chai
     // one whose subject is the leaf's issuer and whose key verifies it. Only
     // the key counts: a certificate an attacker adds to the chain can copy a
     // name or a key id, never make the leaf's signature verify.
-    auto issuer_name = crypto::certificate_issuer_name(chain.front());
-    if (!issuer_name) return issuer_name.error();
-    const Bytes* issuer = nullptr;
-    auto consider = [&](const Bytes& candidate) {
-        if (issuer != nullptr) return;
-        auto subject = crypto::certificate_subject_name(candidate);
-        if (subject && *subject == *issuer_name && crypto::signed_by(chain.front(), candidate)) issuer = &candidate;
-    };
-    for (const auto& c : intermediates) consider(c);
-    for (const auto& r : roots_) consider(r);
+    const Bytes* issuer = signer_of(chain.front(), leaf->issuer_name, intermediates);
     if (issuer == nullptr)  // verify_chain found a path, so this cannot happen
         return make_error(Code::unknown_certificate, "the peer certificate's issuer is not in its chain");
     id.issuer_der = *issuer;
-    const HeldCrl* crl = nullptr;
-    if (!crls_.empty()) {
-        auto ca = crypto::parse_certificate(*issuer);
-        auto subject = crypto::certificate_subject_name(*issuer);
-        if (ca && subject) {
-            const auto it = crls_.find(IssuerKey{*subject, ca->public_key});
-            if (it != crls_.end()) crl = &it->second;
-        }
-    }
 
+    // Revocation, level by level up to the root, as OpenSSL's full-chain
+    // CRL check does: the leaf against the CRL of the CA that signed it,
+    // then each CA below the root against the CRL of the CA above it (a
+    // domain CA against its root's CRL). Good only when every level was
+    // checked against a fresh CRL.
     const std::string who = "the peer certificate " + id.device_id + " (serial " + id.serial_hex + ")";
-    if (crl != nullptr) {
-        id.revocation_checked_at = crl->info.this_update;
-        const bool is_stale = stale(*crl, now);
-        const auto listed = crl->revoked.find(strip_leading_zeros(leaf->serial));
-        if (listed != crl->revoked.end() && !(is_stale && listed->second.reason == kCertificateHold)) {
-            const auto& e = listed->second;
-            return make_error(Code::certificate_not_active,
-                              who + " is revoked: since " + format_time(e.revoked_at) + ", reason " +
-                                  std::to_string(e.reason) + " (" + crypto::crl_reason_name(e.reason) + "), per CRL number " +
-                                  std::to_string(crl->info.crl_number) + " of " + format_time(crl->info.this_update));
+    bool all_fresh = true;
+    bool any_missing = false;
+    const HeldCrl* a_stale_crl = nullptr;
+    crypto::CertInfo subject_info = std::move(*leaf);
+    const Bytes* signer = issuer;
+    for (std::size_t level = 0; level < kMaxChainCerts; ++level) {
+        auto signer_info = crypto::parse_certificate(*signer);
+        if (!signer_info) return make_error(signer_info.error().code, "a CA in the path: " + signer_info.error().message);
+        const auto held = crls_.find(IssuerKey{signer_info->subject_name, signer_info->public_key});
+        if (held == crls_.end()) {
+            all_fresh = false;
+            any_missing = true;
+        } else {
+            const HeldCrl& crl = held->second;
+            if (id.revocation_checked_at == 0 || crl.info.this_update < id.revocation_checked_at)
+                id.revocation_checked_at = crl.info.this_update;
+            const bool is_stale = stale(crl, now);
+            if (is_stale) {
+                all_fresh = false;
+                a_stale_crl = &crl;
+            }
+            const auto listed = crl.revoked.find(strip_leading_zeros(subject_info.serial));
+            if (listed != crl.revoked.end() && !(is_stale && listed->second.reason == kCertificateHold)) {
+                const auto& e = listed->second;
+                const std::string what = level == 0 ? who
+                                                    : "the CA " + subject_info.subject + " (serial " +
+                                                          to_hex(strip_leading_zeros(subject_info.serial)) +
+                                                          ") in the path of " + who;
+                return make_error(Code::certificate_not_active,
+                                  what + " is revoked: since " + format_time(e.revoked_at) + ", reason " +
+                                      std::to_string(e.reason) + " (" + crypto::crl_reason_name(e.reason) +
+                                      "), per CRL number " + std::to_string(crl.info.crl_number) + " of " +
+                                      signer_info->subject + " (thisUpdate " + format_time(crl.info.this_update) +
+                                      ")");
+            }
         }
-        id.revocation = is_stale ? PeerIdentity::Revocation::unknown : PeerIdentity::Revocation::good;
+        if (is_root(*signer)) break;
+        const Bytes* above = signer_of(*signer, signer_info->issuer_name, intermediates);
+        if (above == nullptr) {  // verify_chain found a path, so this cannot happen
+            all_fresh = false;
+            any_missing = true;
+            break;
+        }
+        subject_info = std::move(*signer_info);
+        signer = above;
     }
+    id.revocation = all_fresh ? PeerIdentity::Revocation::good : PeerIdentity::Revocation::unknown;
     if (id.revocation == PeerIdentity::Revocation::unknown && options_.require_fresh_revocation)
         return make_error(Code::certificate_not_active,
                           who + ": revocation status unknown (" +
-                              (crl ? "the CRL of its issuer is stale: nextUpdate " + format_time(crl->info.next_update)
-                                   : std::string("no CRL of its issuer is held")) +
+                              (any_missing ? std::string("no CRL is held for a CA in its path")
+                                           : "a CRL in its path is stale: nextUpdate " +
+                                                 format_time(a_stale_crl->info.next_update)) +
                               ") and fresh revocation is required");
     return id;
 }

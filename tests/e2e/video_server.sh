@@ -9,7 +9,7 @@
 #   no client certificate, or another root's      -> refused in the handshake
 #   revoked: the account statement says inactive  -> REFUSED account
 #   ... and once the CRL file is refreshed        -> REFUSED certificate (revoked)
-#   the root's CRL revokes the domain CA          -> REFUSED certificate (issuing CA)
+#   the root's CRL revokes the domain CA          -> REFUSED certificate (the CA in its path)
 # Usage: video_server.sh irp-ca irp-server idwallet irpctl irp-video-server
 set -u
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -147,6 +147,6 @@ expect_rc 0 "the root revokes the domain CA (irp-ca root-crl --revoke-serial)" \
 check "the CRLs are refreshed" refresh_crls
 connect "$OPEN" cam-2 >/dev/null
 check "cam-2 is refused: its issuing CA is revoked by the root" \
-    answer_is "REFUSED certificate: the issuing CA .* is revoked by its root, reason cACompromise"
+    answer_is "REFUSED certificate: certificate_not_active: the CA .* in the path of the peer certificate cam-2 .* is revoked: .*[(]cACompromise[)], per CRL number [0-9]* of .*Root.*"
 
 finish video_server

@@ -91,6 +91,20 @@ struct Pki {
         return std::move(c.value());
     }
 
+    // The root's CRL (what `irp-ca root-crl` publishes), about the domain CAs.
+    Bytes root_crl(const std::vector<CrlEntry>& entries, std::int64_t number, std::int64_t this_update = kT0 - kHour,
+                   std::int64_t next_update = kT0 + 30 * kDay) {
+        auto c = issue_crl(root_key, root, entries, number, this_update, next_update, *rng);
+        REQUIRE_MESSAGE(c.ok(), (c.ok() ? "" : c.error().message));
+        return std::move(c.value());
+    }
+
+    Bytes ca_serial() const {
+        auto info = parse_certificate(ca);
+        REQUIRE(info.ok());
+        return info->serial;
+    }
+
     Bytes leaf_serial() const {
         auto info = parse_certificate(leaf);
         REQUIRE(info.ok());

@@ -223,16 +223,19 @@ TEST_CASE("verify_certificate: revoked after add_crl, with when and why") {
     const Bytes leaf2 = pki.another_leaf(key2, "dev-2");
     REQUIRE(v.verify_certificate(pki.chain(), kT0)->revocation == Revocation::unknown);
 
-    // A CRL not listing it: good, as of the CRL's thisUpdate.
+    // A CRL not listing it: good, as of the CRL's thisUpdate, once the
+    // root's CRL (about the domain CA) is held too.
     REQUIRE_OK(v.add_crl(pki.crl({}, 1), pki.ca, kT0));
+    CHECK(v.verify_certificate(pki.chain(), kT0)->revocation == Revocation::unknown);
+    REQUIRE_OK(v.add_crl(pki.root_crl({}, 1, kT0 - 2 * kHour), pki.root, kT0));
     auto good = v.verify_certificate(pki.chain(), kT0);
     REQUIRE_OK(good);
     CHECK(good->revocation == Revocation::good);
-    CHECK(good->revocation_checked_at == kT0 - kHour);
+    CHECK(good->revocation_checked_at == kT0 - 2 * kHour);  // the older of the two CRLs
 
     // The next CRL lists it.
     REQUIRE_OK(v.add_crl(pki.crl({{pki.leaf_serial(), kT0 - 2 * kHour, 1}}, 2), pki.ca, kT0));
-    CHECK(v.crl_count() == 1);
+    CHECK(v.crl_count() == 2);
     auto revoked = v.verify_certificate(pki.chain(), kT0);
     check_fails(revoked, Code::certificate_not_active, "revoked");
     CHECK(contains(revoked.error().message, "2023-11-14T20:13:20Z"));  // kT0 - 2 h
@@ -266,8 +269,11 @@ TEST_CASE("verify_certificate: a stale CRL leaves revocation unknown; grace, max
     const Bytes crl = pki.crl({}, 1);  // thisUpdate kT0 - 1 h, nextUpdate kT0 + 1 day
     const std::int64_t next = kT0 + kDay;
 
+    const Bytes root_crl = pki.root_crl({}, 1);  // thisUpdate kT0 - 1 h, nextUpdate kT0 + 30 days
+
     auto v = make_verifier(pki.root);
     REQUIRE_OK(v.add_crl(crl, pki.ca, kT0));
+    REQUIRE_OK(v.add_crl(root_crl, pki.root, kT0));
     CHECK(v.verify_certificate(pki.chain(), next)->revocation == Revocation::good);
     auto stale = v.verify_certificate(pki.chain(), next + 1);
     REQUIRE_OK(stale);
@@ -278,6 +284,7 @@ TEST_CASE("verify_certificate: a stale CRL leaves revocation unknown; grace, max
     grace.crl_grace_s = kHour;
     auto vg = make_verifier(pki.root, grace);
     REQUIRE_OK(vg.add_crl(crl, pki.ca, kT0));
+    REQUIRE_OK(vg.add_crl(root_crl, pki.root, kT0));
     CHECK(vg.verify_certificate(pki.chain(), next + kHour)->revocation == Revocation::good);
     CHECK(vg.verify_certificate(pki.chain(), next + kHour + 1)->revocation == Revocation::unknown);
 
@@ -285,6 +292,7 @@ TEST_CASE("verify_certificate: a stale CRL leaves revocation unknown; grace, max
     age.max_crl_age_s = kHour;
     auto va = make_verifier(pki.root, age);
     REQUIRE_OK(va.add_crl(crl, pki.ca, kT0));
+    REQUIRE_OK(va.add_crl(root_crl, pki.root, kT0));
     CHECK(va.verify_certificate(pki.chain(), kT0)->revocation == Revocation::good);
     CHECK(va.verify_certificate(pki.chain(), kT0 + 1)->revocation == Revocation::unknown);
 
@@ -293,6 +301,9 @@ TEST_CASE("verify_certificate: a stale CRL leaves revocation unknown; grace, max
     auto vf = make_verifier(pki.root, fresh);
     check_fails(vf.verify_certificate(pki.chain(), kT0), Code::certificate_not_active, "no CRL");
     REQUIRE_OK(vf.add_crl(crl, pki.ca, kT0));
+    // The domain CA's own status is unknown until the root's CRL is held.
+    check_fails(vf.verify_certificate(pki.chain(), kT0), Code::certificate_not_active, "no CRL is held for a CA");
+    REQUIRE_OK(vf.add_crl(root_crl, pki.root, kT0));
     CHECK(vf.verify_certificate(pki.chain(), kT0)->revocation == Revocation::good);
     check_fails(vf.verify_certificate(pki.chain(), next + 1), Code::certificate_not_active, "stale");
 }
@@ -312,6 +323,42 @@ TEST_CASE("verify_certificate: a stale CRL still refuses what it lists, except a
     auto held_stale = v.verify_certificate({leaf2, pki.ca}, later);
     REQUIRE_OK(held_stale);
     CHECK(held_stale->revocation == Revocation::unknown);
+}
+
+TEST_CASE("verify_certificate: a domain CA revoked by its root refuses every leaf under it") {
+    Pki pki(54);
+    auto v = make_verifier(pki.root);
+    REQUIRE_OK(v.add_crl(pki.crl({}, 1), pki.ca, kT0));  // the leaf itself is not listed
+    REQUIRE_OK(v.add_crl(pki.root_crl({}, 1), pki.root, kT0));
+    REQUIRE(v.verify_certificate(pki.chain(), kT0)->revocation == Revocation::good);
+
+    // The root's next CRL lists the domain CA (cACompromise).
+    REQUIRE_OK(v.add_crl(pki.root_crl({{pki.ca_serial(), kT0 - kHour / 2, 2}}, 2), pki.root, kT0));
+    auto r = v.verify_certificate(pki.chain(), kT0);
+    check_fails(r, Code::certificate_not_active, "the CA O=\"example.test\",CN=\"Test Domain CA\"");
+    CHECK(contains(r.error().message, "cACompromise"));
+    CHECK(contains(r.error().message, "dev-1"));
+    // Every leaf of that CA, and the signed-challenge path too.
+    auto key2 = make_key(*pki.rng);
+    check_fails(v.verify_certificate({pki.another_leaf(key2, "dev-2"), pki.ca}, kT0), Code::certificate_not_active,
+                "cACompromise");
+
+    // Without the domain CA's own CRL, the root's CRL still refuses it.
+    auto v2 = make_verifier(pki.root);
+    REQUIRE_OK(v2.add_crl(pki.root_crl({{pki.ca_serial(), kT0 - kHour / 2, 2}}, 3), pki.root, kT0));
+    check_fails(v2.verify_certificate(pki.chain(), kT0), Code::certificate_not_active, "cACompromise");
+
+    // A stale root CRL leaves the path unknown, and still refuses what it lists.
+    auto v3 = make_verifier(pki.root);
+    REQUIRE_OK(v3.add_crl(pki.crl({}, 1, kT0 - kHour, kT0 + 60 * kDay), pki.ca, kT0));
+    REQUIRE_OK(v3.add_crl(pki.root_crl({}, 1, kT0 - kHour, kT0 + kDay), pki.root, kT0));
+    CHECK(v3.verify_certificate(pki.chain(), kT0 + 2 * kDay)->revocation == Revocation::unknown);
+    VerifierOptions fresh;
+    fresh.require_fresh_revocation = true;
+    auto v4 = make_verifier(pki.root, fresh);
+    REQUIRE_OK(v4.add_crl(pki.crl({}, 1, kT0 - kHour, kT0 + 60 * kDay), pki.ca, kT0));
+    REQUIRE_OK(v4.add_crl(pki.root_crl({}, 1, kT0 - kHour, kT0 + kDay), pki.root, kT0));
+    check_fails(v4.verify_certificate(pki.chain(), kT0 + 2 * kDay), Code::certificate_not_active, "stale");
 }
 
 TEST_CASE("add_crl: CRLs from the wrong CA or an untrusted CA are refused") {
@@ -363,6 +410,7 @@ TEST_CASE("add_crl: the CRL number must not go backwards") {
     // The same number with other content (a later thisUpdate, a listed leaf).
     check_fails(v.add_crl(pki.crl({{pki.leaf_serial(), kT0 - kHour, 1}}, 5, kT0 - 30), pki.ca, kT0),
                 Code::already_exists, "not newer");
+    REQUIRE_OK(v.add_crl(pki.root_crl({}, 1), pki.root, kT0));
     CHECK(v.verify_certificate(pki.chain(), kT0)->revocation == Revocation::good);
 
     REQUIRE_OK(v.add_crl(pki.crl({{pki.leaf_serial(), kT0 - kHour, 1}}, 6), pki.ca, kT0));

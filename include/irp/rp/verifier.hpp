@@ -44,11 +44,12 @@ struct PeerIdentity {
     Bytes issuer_der;
     std::vector<crypto::Right> rights;
     enum class Revocation { good, revoked, unknown };
-    // good: a fresh CRL of the leaf's issuer does not list it. unknown: no
-    // CRL is held for that issuer, or the held one is stale. The verifier
+    // good: fresh CRLs list neither the leaf (its issuer's CRL) nor any CA
+    // below the root in its path (the CRL of the CA above). unknown: a CRL
+    // for some level is not held, or is stale. The verifier
     // never returns revoked (it fails instead); allows() refuses it.
     Revocation revocation = Revocation::unknown;
-    std::int64_t revocation_checked_at = 0;  // thisUpdate of the CRL consulted; 0 = none
+    std::int64_t revocation_checked_at = 0;  // oldest thisUpdate of the CRLs consulted; 0 = none
     std::int64_t revoked_at = 0;             // revoked only
     int reason = 0;                          // revoked only: RFC 5280 CRLReason
 };
@@ -87,9 +88,12 @@ public:
     // `now` (certificate_not_active otherwise), whose path validates to a
     // trusted root with the TLS client usage (crypto::verify_chain; its
     // error, e.g. unknown_certificate). Its rights extension, if any, must
-    // decode (field_invalid). Then revocation, from the CRL held for the
-    // CA that signed the leaf: listed -> certificate_not_active, saying
-    // when and why; not listed in a fresh CRL -> good; else unknown (or
+    // decode (field_invalid). Then revocation, level by level up to the
+    // root: the leaf against the CRL held for the CA that signed it, and
+    // each CA below the root against the CRL held for the CA above it (a
+    // domain CA against its root's CRL). Listed at any level ->
+    // certificate_not_active, saying which certificate, when and why;
+    // every level checked against a fresh CRL -> good; else unknown (or
     // certificate_not_active with require_fresh_revocation).
     Result<PeerIdentity> verify_certificate(const std::vector<Bytes>& chain, std::int64_t now) const;
 
@@ -117,6 +121,10 @@ private:
     Verifier(std::vector<Bytes> roots, VerifierOptions options)
         : roots_(std::move(roots)), options_(options) {}
     bool stale(const HeldCrl& crl, std::int64_t now) const;
+    bool is_root(const Bytes& cert) const;
+    // Among `intermediates` and the roots, the CA whose subject is
+    // `issuer_name` and whose key verifies `cert`; nullptr if none.
+    const Bytes* signer_of(ByteView cert, const Bytes& issuer_name, const std::vector<Bytes>& intermediates) const;
 
     std::vector<Bytes> roots_;
     VerifierOptions options_;
