@@ -9,6 +9,8 @@ export IRP_REQUIRE_POSTGRES=1
 export IRP_REQUIRE_SOFTHSM=1
 # And the DNS SRV discovery test (dnsmasq in a private mount namespace: needs root).
 export IRP_REQUIRE_DNS=1
+# And the interop peers (nginx, OpenSSL, GnuTLS, NSS tools).
+export IRP_REQUIRE_INTEROP=1
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$IRP_ROOT"
 

@@ -387,6 +387,8 @@ TEST_CASE("PKCS#11: wrong PIN, unknown key or token, bad module: clear errors") 
 
     const auto unknown = error_of(PrivateKey::from_pkcs11(hsm->module(), "pkcs11:token=irp;object=no-such-key", "1234"));
     CHECK(contains(unknown, "no private key object 'no-such-key' on token 'irp'"));
+    CHECK(PrivateKey::from_pkcs11(hsm->module(), "pkcs11:token=irp;object=no-such-key", "1234").error().code ==
+          Code::not_found);
     CHECK(contains(error_of(PrivateKey::from_pkcs11(hsm->module(), "pkcs11:token=irp;object=crypto-errors;id=%ff", "1234")),
                    "no private key"));
 

@@ -121,8 +121,7 @@ Result<crypto::PrivateKey> key_from_file_text(const std::string& text, const std
     Pin pin;
     if (auto r = read_pin(*uri, pin); !r) return make_error(Code::file_error, "'" + path + "': " + r.error().message);
     auto key = crypto::PrivateKey::from_pkcs11("", line, pin.value);
-    if (!key && gone)  // PrivateKey::from_pkcs11's error when the search finds no private key
-        *gone = key.error().code == Code::bad_argument && key.error().message.starts_with("no private key ");
+    if (!key && gone) *gone = key.error().code == Code::not_found;  // the token holds no such key
     if (!key) return make_error(Code::file_error, "'" + path + "': " + key.error().message);
     return key;
 }

@@ -70,8 +70,9 @@ public:
     // (the public-key object's CKA_EC_POINT and CKA_EC_PARAMS, else the
     // private key's CKA_PUBLIC_KEY_INFO). One session per key; signatures
     // through it are serialised by a mutex, so a key may be shared between
-    // threads. Errors: file_error (module), bad_argument (URI, token, key,
-    // PIN), key_algorithm_not_allowed, internal (other Cryptoki failures).
+    // threads. Errors: file_error (module), bad_argument (URI, token, PIN),
+    // not_found (the token holds no such private key), key_algorithm_not_allowed,
+    // internal (other Cryptoki failures).
     static Result<PrivateKey> from_pkcs11(const std::string& module_path, std::string_view uri,
                                           std::string_view pin);
     // Generates a key pair inside the token `token_uri` names

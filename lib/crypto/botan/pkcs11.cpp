@@ -123,7 +123,7 @@ Result<void> TokenKey::connect() {
     }
     if (found->empty()) {
         close();
-        return make_error(Code::bad_argument, "no private key " + describe(uri_) + " (wrong object label or id?)");
+        return make_error(Code::not_found, "no private key " + describe(uri_) + " (wrong object label or id?)");
     }
     if (found->size() > 1) {
         close();

@@ -143,9 +143,22 @@ std::string padded(const CK_UTF8CHAR* p, std::size_t n) {
 
 Module::~Module() {
     // Under the registry lock, so a concurrent open_module cannot
-    // C_Initialize while this C_Finalize runs.
+    // C_Initialize while this C_Finalize runs. The last reference may drop
+    // while another thread, already holding the lock, found this Module
+    // expired and opened a successor: its C_Initialize saw "already
+    // initialized", so it does not own the initialisation. Finalizing here
+    // would pull the module out from under it; hand the ownership over.
+    // `successor` is declared before the lock so that, should it hold the
+    // last reference, its own destructor runs after the lock is released.
+    std::shared_ptr<Module> successor;
     std::lock_guard lock(modules_mutex());
-    if (owns_init_) f_->C_Finalize(nullptr);
+    if (!owns_init_) return;
+    successor = modules()[path_].lock();
+    if (successor && successor.get() != this) {
+        successor->owns_init_ = true;
+        return;
+    }
+    f_->C_Finalize(nullptr);
 }
 
 Result<std::shared_ptr<Module>> open_module(const std::string& path) {

@@ -48,7 +48,7 @@ public:
 private:
     std::string path_;
     CK_FUNCTION_LIST_PTR f_ = nullptr;
-    bool owns_init_ = false;
+    bool owns_init_ = false;  // C_Finalize on destruction; guarded by the registry lock
 };
 
 // Errors: file_error (cannot load), internal (C_Initialize failed).
