@@ -18,6 +18,8 @@ IRP_PACKAGES=(
     chromium  # tests/ui: the admin web page in headless Chromium (Playwright drives /usr/bin/chromium)
     nginx libnss3-tools  # tests/e2e/interop.sh: nginx with client certificates, NSS vfychain/certutil
     dnsmasq-base  # tests/e2e/domains.sh: a real DNS server answering _irp._tcp SRV queries
+    libavahi-client-dev  # mDNS/DNS-SD discovery (_irp._tcp.local): irp-server advertises, idwallet browses
+    avahi-daemon avahi-utils dbus iproute2  # tests/e2e/mdns.sh: a private avahi-daemon and system bus on a veth link
 )
 
 irp_install_packages() {

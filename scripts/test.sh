@@ -11,6 +11,8 @@ export IRP_REQUIRE_SOFTHSM=1
 export IRP_REQUIRE_DNS=1
 # And the interop peers (nginx, OpenSSL, GnuTLS, NSS tools).
 export IRP_REQUIRE_INTEROP=1
+# And mDNS discovery (avahi-daemon in private network and mount namespaces: needs root and a build with Avahi).
+export IRP_REQUIRE_MDNS=1
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$IRP_ROOT"
 

@@ -15,6 +15,7 @@
 #include "ca/authority.hpp"
 #include "ca/init.hpp"
 #include "config/config.hpp"
+#include "discovery/mdns_advertiser.hpp"
 #include "enroll_service.hpp"
 #include "lifecycle/maintenance.hpp"
 #include "lifecycle/webhook.hpp"
@@ -76,6 +77,9 @@ int cmd_token(const std::string& config_path, const std::string& cls, const std:
 int cmd_run(const std::string& config_path) {
     auto cfg = server::load_config(config_path);
     if (!cfg) return fail(cfg.error());
+    // Asked for, but not in this build: say so now (exit 2), not once running.
+    if (cfg->mdns && !server::MdnsAdvertiser::supported())
+        return fail(server::MdnsAdvertiser({}, {}).start().error());
     auto material = server::load_domain(*cfg);
     if (!material) return fail(material.error());
     auto store = cfg->storage_url.empty() ? server::open_sqlite_store(cfg->database)
@@ -297,7 +301,16 @@ int cmd_run(const std::string& config_path) {
                                 {"not_after", utc(r.ca_info.not_after)}, {"removable_after", utc(removable)},
                                 {"removable_now", removable <= unix_now() ? "yes" : "no"}}));
     }
+    // [discovery] mdns: advertised once the port is bound; withdrawn when run() returns.
+    std::unique_ptr<server::MdnsAdvertiser> mdns;
+    if (cfg->mdns) {
+        mdns = std::make_unique<server::MdnsAdvertiser>(
+            server::MdnsAdvertisement{cfg->mdns_instance, cfg->domain, cfg->listen_host, server.port()},
+            [&log, log_format](const std::vector<server::LogField>& fields) { log(server::render_log(log_format, "mdns", fields)); });
+        if (auto r = mdns->start(); !r) return fail(r.error());
+    }
     server.run();
+    if (mdns) mdns->stop();
     http.stop();
     log(log_format == server::LogFormat::json ? server::render_log(log_format, "stop", {}) : "irp-server: stopped");
     return 0;

@@ -78,6 +78,8 @@ ReloadPlan plan_reload(const Config& r, const Config& n) {
     compare(later, "webhook.url", r.webhook_url, n.webhook_url);
     compare(later, "webhook.secret_file", r.webhook_secret_file, n.webhook_secret_file);
     compare(later, "webhook.timeout_ms", r.webhook_timeout_ms, n.webhook_timeout_ms);
+    compare(later, "discovery.mdns", r.mdns, n.mdns);
+    compare(later, "discovery.instance", r.mdns_instance, n.mdns_instance);
     return p;
 }
 

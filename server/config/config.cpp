@@ -26,7 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 static_assert(std::is_same_v<unsigned, std::uint32_t>, "integer keys share one member type");
 
-enum class Kind { listen, domain, integer, path, algorithms, boolean, address, url, opt_path, opt_text, key };
+enum class Kind { listen, domain, integer, path, algorithms, boolean, address, url, opt_path, opt_text, key, instance };
 
 struct KeySpec {
     std::string_view section;
@@ -35,6 +35,7 @@ struct KeySpec {
     unsigned Config::*num;
     std::string Config::*str;
     std::int64_t min, max;
+    bool Config::*flag = nullptr;  // Kind::boolean
 };
 
 constexpr KeySpec special(std::string_view s, std::string_view n, Kind k) {
@@ -49,6 +50,9 @@ constexpr KeySpec path(std::string_view s, std::string_view n, std::string Confi
 }
 constexpr KeySpec text(std::string_view s, std::string_view n, Kind k, std::string Config::*m) {
     return {s, n, k, nullptr, m, 0, 0};
+}
+constexpr KeySpec flag(std::string_view s, std::string_view n, bool Config::*m) {
+    return {s, n, Kind::boolean, nullptr, nullptr, 0, 0, m};
 }
 
 // In rendering order.
@@ -78,7 +82,7 @@ constexpr KeySpec kKeys[] = {
     integer("profile", "validity_days", &Config::validity_days, 1, 36'500),
     integer("profile", "backdate_s", &Config::backdate_s, 0, 86'400),
     special("profile", "key_algorithms", Kind::algorithms),
-    special("profile", "allow_same_key_renewal", Kind::boolean),
+    flag("profile", "allow_same_key_renewal", &Config::allow_same_key_renewal),
     text("admin", "listen", Kind::address, &Config::admin_listen),
     text("admin", "token_file", Kind::opt_path, &Config::admin_token_file),
     text("http", "listen", Kind::address, &Config::http_listen),
@@ -97,6 +101,8 @@ constexpr KeySpec kKeys[] = {
     text("webhook", "url", Kind::url, &Config::webhook_url),
     text("webhook", "secret_file", Kind::opt_path, &Config::webhook_secret_file),
     integer("webhook", "timeout_ms", &Config::webhook_timeout_ms, 100, 60'000),
+    flag("discovery", "mdns", &Config::mdns),
+    text("discovery", "instance", Kind::instance, &Config::mdns_instance),
 };
 
 // Each [[domain.retired]] table: every key is required.
@@ -129,6 +135,8 @@ constexpr Section kSections[] = {
     {"surge", "Surge guard: more new devices of a class than this within the window are held (0 = off)"},
     {"lifecycle", "Check-in interval advised to devices; unseen devices are released after this many days (0 = never)"},
     {"webhook", "New held requests are POSTed as JSON, signed with HMAC-SHA256 (X-IRP-Signature)"},
+    {"discovery", "mDNS/DNS-SD: advertise _irp._tcp.local on the IRP port, the domain in its TXT record (needs "
+                  "avahi-daemon and a server.listen address other than loopback)"},
 };
 constexpr std::string_view kClassesComment = "Device classes: one table per class, with its enrollment secret file";
 constexpr std::string_view kRedirectComment =
@@ -173,6 +181,32 @@ bool parse_listen(std::string_view s, std::string& host, std::uint16_t& port) {
     if (colon == npos || !parse_uint(s.substr(colon + 1), 5, 65535, p) || !valid_host(s.substr(0, colon))) return false;
     host = std::string(s.substr(0, colon));
     port = static_cast<std::uint16_t>(p);
+    return true;
+}
+
+// A DNS-SD instance name (RFC 6763, 4.1.1): 1-63 bytes of well-formed
+// UTF-8 (no overlong forms, no surrogates), no control characters.
+bool valid_instance_name(std::string_view s) {
+    if (s.empty() || s.size() > 63) return false;
+    for (std::size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c < 0x20 || c == 0x7f) return false;
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        const std::size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+        if (len == 0 || c > 0xf4 || i + len > s.size()) return false;
+        std::uint32_t cp = c & (0x7f >> len);
+        for (std::size_t j = 1; j < len; ++j) {
+            const auto cc = static_cast<unsigned char>(s[i + j]);
+            if ((cc & 0xc0) != 0x80) return false;
+            cp = (cp << 6) | (cc & 0x3f);
+        }
+        const std::uint32_t min = len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000;
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0)) return false;
+        i += len;
+    }
     return true;
 }
 
@@ -237,7 +271,7 @@ struct Parser {
             case Kind::path: path(full, n, cfg.*k.str); return;
             case Kind::boolean:
                 if (!n.is_boolean()) return fail(n.source(), "'" + full + "' must be true or false");
-                cfg.allow_same_key_renewal = n.as_boolean()->get();
+                cfg.*k.flag = n.as_boolean()->get();
                 return;
             case Kind::domain:
                 if (!str || !is_valid_dns_name(*str, true))
@@ -271,6 +305,12 @@ struct Parser {
             case Kind::opt_text:
                 if (!str || str->empty() || str->size() > 1000 || str->find('\n') != std::string::npos)
                     return fail(n.source(), "'" + full + "' must be a non-empty string on one line");
+                cfg.*k.str = *str;
+                return;
+            case Kind::instance:
+                if (!str || !valid_instance_name(*str))
+                    return fail(n.source(), "'" + full + "' must be 1-63 bytes of UTF-8 without control characters "
+                                                         "(a DNS-SD instance name)");
                 cfg.*k.str = *str;
                 return;
         }
@@ -615,7 +655,8 @@ std::string render_config(const Config& cfg) {
                                          [&](const Section& sec) { return sec.name == current; });
             out << "\n# " << s->comment << "\n[" << current << "]\n";
         }
-        if ((k.kind == Kind::url || k.kind == Kind::opt_path || k.kind == Kind::opt_text) && (cfg.*k.str).empty())
+        if ((k.kind == Kind::url || k.kind == Kind::opt_path || k.kind == Kind::opt_text || k.kind == Kind::instance) &&
+            (cfg.*k.str).empty())
             continue;
         out << k.name << " = ";
         switch (k.kind) {
@@ -623,11 +664,12 @@ std::string render_config(const Config& cfg) {
             case Kind::domain: out << quote(cfg.domain); break;
             case Kind::integer: out << cfg.*k.num; break;
             case Kind::path: out << quote(relativize(dir, cfg.*k.str)); break;
-            case Kind::boolean: out << (cfg.allow_same_key_renewal ? "true" : "false"); break;
+            case Kind::boolean: out << (cfg.*k.flag ? "true" : "false"); break;
             case Kind::address: out << quote(cfg.*k.str); break;
             case Kind::url: out << quote(cfg.*k.str); break;
             case Kind::opt_path: out << quote(relativize(dir, cfg.*k.str)); break;
-            case Kind::opt_text: out << quote(cfg.*k.str); break;
+            case Kind::opt_text:
+            case Kind::instance: out << quote(cfg.*k.str); break;
             case Kind::key: out << render_key(dir, cfg.*k.str); break;
             case Kind::algorithms:
                 out << "[";

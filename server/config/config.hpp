@@ -119,6 +119,12 @@ struct Config {
     std::string webhook_secret_file;   // absolute; required with url
     std::uint32_t webhook_timeout_ms = 3000;
 
+    // [discovery] a DNS-SD advertisement of _irp._tcp.local on the IRP port,
+    // its TXT record naming the domain (server/discovery/; needs a build
+    // with Avahi and a running avahi-daemon)
+    bool mdns = false;
+    std::string mdns_instance{};  // DNS-SD instance name, 1-63 bytes of UTF-8; empty = "IRP <domain>"
+
     // [classes.<name>]
     std::map<std::string, ClassConfig> classes;
 

@@ -8,6 +8,7 @@
 
 #include "config/config.hpp"
 #include "irp/base/error.hpp"
+#include "minimal_config.hpp"
 
 namespace {
 
@@ -57,20 +58,7 @@ secret_file = "/srv/secrets/sensor.secret"
 )";
 
 // Only the required keys.
-const std::string kMinimal = R"([domain]
-name = "demo.example"
-root_certificate = "root-ca.pem"
-ca_certificate = "domain-ca.pem"
-ca_key = "domain-ca.key"
-tls_certificate = "server-tls.pem"
-tls_key = "server-tls.key"
-
-[storage]
-database = "irp.db"
-
-[classes.default]
-secret_file = "default.secret"
-)";
+const std::string kMinimal = irp_test::minimal_config();
 
 const std::string kOrigin = "/etc/irp/server.toml";
 

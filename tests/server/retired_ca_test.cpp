@@ -18,6 +18,7 @@
 #include "irp/crypto/crypto.hpp"
 #include "revocation/revocation.hpp"
 #include "test_domain.hpp"
+#include "minimal_config.hpp"
 
 using namespace irp;
 using irp_test::kDay;
@@ -218,20 +219,7 @@ struct RetiredDomain {
 
 Bytes serial_of(const Bytes& cert) { return ok(crypto::parse_certificate(cert)).serial; }
 
-const std::string kMinimal = R"([domain]
-name = "demo.example"
-root_certificate = "root-ca.pem"
-ca_certificate = "generations/2/domain-ca.pem"
-ca_key = "generations/2/domain-ca.key"
-tls_certificate = "server-tls.pem"
-tls_key = "server-tls.key"
-
-[storage]
-database = "irp.db"
-
-[classes.default]
-secret_file = "default.secret"
-)";
+const std::string kMinimal = irp_test::minimal_config("demo.example", "generations/2/");
 const std::string kOrigin = "/etc/irp/server.toml";
 
 // kMinimal with `tables` appended (its line 15 onwards).

@@ -1,6 +1,7 @@
 // Shared by the idwallet subcommands (cli.hpp).
 #include "cli.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <random>
@@ -8,6 +9,7 @@
 #include "irp/core/messages.hpp"
 #include "irp/core/transcript.hpp"
 #include "irp/net/client.hpp"
+#include "irp/net/mdns.hpp"
 #include "irp/net/srv.hpp"
 #include "irp/platform/files.hpp"
 
@@ -52,7 +54,10 @@ wallet::Clock system_clock() {
         }};
 }
 
-std::string where(const Connection& c) { return c.discover.empty() ? c.server : "_irp._tcp." + c.discover; }
+std::string where(const Connection& c) {
+    if (c.mdns) return std::string(net::kMdnsServiceType) + ".local";
+    return c.discover.empty() ? c.server : "_irp._tcp." + c.discover;
+}
 
 namespace {
 
@@ -78,9 +83,60 @@ Result<std::unique_ptr<wallet::TlsTransport>> connect_discovered(const Connectio
     return make_error(last.code, "no server of _irp._tcp." + c.discover + " answered (" + tried + "): " + last.message);
 }
 
+// mDNS/DNS-SD: browse _irp._tcp.local, keep the answers of one domain
+// (c.server_name, or the only one that answered), and try them, then the
+// address remembered from the enrollment. The TLS server name is that
+// domain, from the TXT record or the store, never the answer's host name:
+// the answer only says where to connect (include/irp/net/mdns.hpp).
+Result<std::unique_ptr<wallet::TlsTransport>> connect_local(const Connection& c, std::chrono::milliseconds timeout,
+                                                            Reached* reached) {
+    const std::string& want = c.server_name;
+    // With the domain known, the first answer of it is enough.
+    auto answers = net::browse_irp_mdns(c.mdns_timeout, [&](const std::vector<net::MdnsAnswer>& a) {
+        return !want.empty() && net::choose_mdns_servers(a, want).ok();
+    });
+    std::vector<std::string> servers;
+    std::string domain = want;
+    Error why = make_error(Code::deadline_exceeded, "");
+    if (!answers) {
+        why = answers.error();
+    } else if (auto choice = net::choose_mdns_servers(*answers, want); !choice) {
+        why = choice.error();
+        if (why.code == Code::bad_argument) why.message += " with --domain";
+    } else {
+        servers = std::move(choice->servers);
+        domain = choice->domain;
+    }
+    if (why.code == Code::deadline_exceeded && !why.message.empty())
+        why.message += " (browsed up to " + std::to_string(c.mdns_timeout.count()) + " ms)";
+    if (!c.server.empty() && !domain.empty() && std::find(servers.begin(), servers.end(), c.server) == servers.end())
+        servers.push_back(c.server);  // the address the enrollment used
+    if (servers.empty()) return why;
+    crypto::TlsClientConfig tls;
+    tls.trusted_roots = c.roots;
+    tls.server_name = domain;
+    Error last = make_error(Code::connection_closed, "no server");
+    std::string tried;
+    for (const auto& s : servers) {
+        auto hp = net::split_host_port(s);
+        if (!hp) continue;
+        auto conn = net::TlsClientConnection::connect(hp->first, hp->second, tls, timeout);
+        if (conn) {
+            if (reached) *reached = {s, domain};
+            return std::make_unique<wallet::TlsTransport>(std::move(conn.value()));
+        }
+        last = conn.error();
+        tried += (tried.empty() ? "" : ", ") + s;
+    }
+    return make_error(last.code, "no server found by mDNS for domain " + domain + " connected and proved the domain (tried " +
+                                     tried + "): " + last.message);
+}
+
 }  // namespace
 
-Result<std::unique_ptr<wallet::TlsTransport>> connect(const Connection& c, std::chrono::milliseconds timeout) {
+Result<std::unique_ptr<wallet::TlsTransport>> connect(const Connection& c, std::chrono::milliseconds timeout,
+                                                      Reached* reached) {
+    if (c.mdns) return connect_local(c, timeout, reached);
     if (!c.discover.empty()) return connect_discovered(c, timeout);
     auto hp = net::split_host_port(c.server);
     if (!hp) return hp.error();
@@ -89,6 +145,7 @@ Result<std::unique_ptr<wallet::TlsTransport>> connect(const Connection& c, std::
     tls.server_name = c.server_name.empty() ? hp->first : c.server_name;
     auto conn = net::TlsClientConnection::connect(hp->first, hp->second, tls, timeout);
     if (!conn) return conn.error();
+    if (reached) *reached = {c.server, tls.server_name};
     return std::make_unique<wallet::TlsTransport>(std::move(conn.value()));
 }
 
@@ -105,10 +162,15 @@ Result<void> save_connection(const std::string& dir, const Connection& c) {
     std::string pem;
     for (const auto& r : c.roots) pem += crypto::to_pem(r, "CERTIFICATE");
     if (auto r = platform::write_file_atomic(dir + "/trust.pem", pem, 0644); !r) return r;
-    // server, server name, the domain to discover (empty when --server was
-    // given), and where a redirected enrollment started (empty: it was not)
-    return platform::write_file_atomic(
-        dir + "/server", c.server + "\n" + c.server_name + "\n" + c.discover + "\n" + c.via + "\n", 0644);
+    // server, server name, the domain to discover by SRV (empty when --server
+    // was given), where a redirected enrollment started (empty: it was not),
+    // and the domain to find by mDNS (empty: not found that way; then the
+    // first line is the address the enrollment used, which an idwallet from
+    // before mDNS reads as its server)
+    return platform::write_file_atomic(dir + "/server",
+                                       c.server + "\n" + c.server_name + "\n" + c.discover + "\n" + c.via + "\n" +
+                                           (c.mdns ? c.server_name : std::string()) + "\n",
+                                       0644);
 }
 
 Result<Connection> load_connection(const std::string& dir) {
@@ -118,10 +180,11 @@ Result<Connection> load_connection(const std::string& dir) {
     c.roots = std::move(roots.value());
     auto text = platform::read_file(dir + "/server");
     if (!text) return text.error();
-    // One field per line; a file from before discovery has two.
+    // One field per line; a file from before SRV discovery has two, from
+    // before mDNS four.
     std::vector<std::string> lines;
     std::size_t pos = 0;
-    while (pos < text->size() && lines.size() < 4) {
+    while (pos < text->size() && lines.size() < 5) {
         std::size_t nl = text->find('\n', pos);
         if (nl == std::string::npos) nl = text->size();
         std::string line = text->substr(pos, nl - pos);
@@ -129,21 +192,39 @@ Result<Connection> load_connection(const std::string& dir) {
         lines.push_back(std::move(line));
         pos = nl + 1;
     }
-    lines.resize(4);
+    lines.resize(5);
     c.server = lines[0];
     c.server_name = lines[1];
     c.discover = lines[2];
     c.via = lines[3];
-    if (c.server.empty() && c.discover.empty())
+    if (!lines[4].empty()) {
+        if (!is_valid_dns_name(lines[4], true))
+            return make_error(Code::file_error, "'" + dir + "/server' names no valid domain to find by mDNS");
+        c.mdns = true;
+        c.server_name = lines[4];  // the domain the certificate is of
+    }
+    if (c.server.empty() && c.discover.empty() && !c.mdns)
         return make_error(Code::file_error, "'" + dir + "/server' names no server");
     return c;
 }
 
 void add_enroll_options(CLI::App& sub, Connection& conn, EnrollArgs& a, std::string& store) {
     auto* server = sub.add_option("--server", conn.server, "HOST:PORT of the domain server (or of a directory)");
-    sub.add_option("--discover", conn.discover, "find the domain's server by DNS SRV _irp._tcp.DOMAIN (instead of --server)")
+    auto* srv = sub.add_option("--discover", conn.discover, "find the domain's server by DNS SRV _irp._tcp.DOMAIN (instead of --server)")
         ->excludes(server);
-    sub.add_option("--server-name", conn.server_name, "name the server certificate must carry (default: HOST)");
+    auto* local = sub.add_flag("--discover-local", conn.mdns,
+                               "find the server on the local network by mDNS/DNS-SD (_irp._tcp.local; instead of "
+                               "--server and --discover): the domain comes from its TXT record")
+                      ->excludes(server)
+                      ->excludes(srv);
+    sub.add_option("--domain", a.local_domain, "with --discover-local: the domain to enroll in (needed when several answer)")
+        ->needs(local);
+    sub.add_option("--discover-timeout", a.discover_timeout_s, "with --discover-local: longest browse, in seconds")
+        ->needs(local)
+        ->check(CLI::Range(0.1, 60.0))
+        ->capture_default_str();
+    sub.add_option("--server-name", conn.server_name, "name the server certificate must carry (default: HOST)")
+        ->excludes(local);
     sub.add_option("--trust", a.trust, "PEM file with the trusted root(s)")->required();
     sub.add_option("--device-id", a.device_id, "this device's id")->required();
     sub.add_option("--class", a.class_id, "device class")->capture_default_str();
@@ -172,8 +253,16 @@ Result<void> save_key_location(const EnrollArgs& a, const std::string& store) {
 }
 
 Result<wallet::EnrollOptions> enroll_options(const EnrollArgs& a, Connection& conn, unsigned timeout_ms) {
-    if (conn.server.empty() && conn.discover.empty())
-        return make_error(Code::bad_argument, "give --server HOST:PORT or --discover DOMAIN");
+    if (conn.server.empty() && conn.discover.empty() && !conn.mdns)
+        return make_error(Code::bad_argument, "give --server HOST:PORT, --discover DOMAIN or --discover-local");
+    if (conn.mdns) {
+        if (!net::mdns_supported())
+            return make_error(Code::bad_argument, "--discover-local: this build has no mDNS (Avahi) support");
+        if (!a.local_domain.empty() && !is_valid_dns_name(a.local_domain, true))
+            return make_error(Code::bad_argument, "--domain must be a lower-case DNS name");
+        conn.server_name = a.local_domain;
+        conn.mdns_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(a.discover_timeout_s * 1000));
+    }
     if (!a.token_hex.empty() && !a.token_file.empty())
         return make_error(Code::bad_argument, "give at most one of --token and --token-file");
     std::string token_hex = a.token_hex;

@@ -52,13 +52,32 @@ struct Connection {
     // a redirect took it elsewhere: `idwallet run` renews at the domain
     // server only while it is still given that same starting point.
     std::string via{};
+    // --discover-local: browse _irp._tcp.local (mDNS/DNS-SD, lib/net/mdns*.cpp)
+    // at each connect for a server of the domain `server_name`; before the
+    // first enrollment without --domain, `server_name` is empty and the one
+    // domain that answers is taken. The TLS server name is that domain.
+    // `server`, once an enrollment has set it, is the address it used: tried
+    // last, when no server of the domain answers.
+    bool mdns{};
+    std::chrono::milliseconds mdns_timeout{3000};  // how long one browse may take
 };
-// "host:port", or "_irp._tcp.<domain>" for a discovered server: for messages.
+// "host:port", "_irp._tcp.<domain>" for a server found by SRV, or
+// "_irp._tcp.local" for one found by mDNS: for messages, and to recognise
+// where an enrollment started.
 std::string where(const Connection& c);
-Result<std::unique_ptr<wallet::TlsTransport>> connect(const Connection& c, std::chrono::milliseconds timeout);
+// Where connect() got to: "host:port", and the domain the server proved.
+struct Reached {
+    std::string server{};
+    std::string domain{};
+};
+Result<std::unique_ptr<wallet::TlsTransport>> connect(const Connection& c, std::chrono::milliseconds timeout,
+                                                      Reached* reached = nullptr);
 Result<std::vector<Bytes>> read_roots(const std::string& path);
 // The store remembers where the device enrolled (DIR/trust.pem, DIR/server),
-// so `renew` and `check-in` need only --store.
+// so `renew` and `check-in` need only --store. DIR/server has one field per
+// line: server, server name, the domain to find by SRV, where a redirected
+// enrollment started, the domain to find by mDNS; a file from an older
+// idwallet has fewer lines, and an older idwallet reads the first ones.
 Result<void> save_connection(const std::string& dir, const Connection& c);
 Result<Connection> load_connection(const std::string& dir);
 
@@ -78,9 +97,14 @@ struct EnrollArgs {
     std::string pkcs11_module = {};
     std::string pkcs11_token = {};
     std::string pkcs11_pin_file = {};
+    // --discover-local: the domain to enroll in (needed when several answer),
+    // and how long to browse.
+    std::string local_domain = {};
+    double discover_timeout_s = 3.0;
 };
-// --server, --server-name, --trust, --device-id, --class, --token,
-// --token-file, --store, --key-type, --bootstrap-key, --idevid-chain, --model,
+// --server, --discover, --discover-local, --domain, --discover-timeout,
+// --server-name, --trust, --device-id, --class, --token, --token-file,
+// --store, --key-type, --bootstrap-key, --idevid-chain, --model,
 // --pkcs11-module, --pkcs11-token, --pkcs11-pin-file.
 void add_enroll_options(CLI::App& sub, Connection& conn, EnrollArgs& a, std::string& store);
 // With --pkcs11-token: the store makes its keys in that token from now on

@@ -3,7 +3,8 @@
 // (wallet-client/lib/redirect.hpp) and enrolls again at that server, over a
 // new TLS connection whose server name is the redirect's domain. So the
 // next server's certificate must chain to the wallet's trusted roots and
-// name that domain, and the server must say it serves it.
+// name that domain, and the server must say it serves it. A server found by
+// mDNS is held to the same two checks for the domain its TXT record named.
 #include "cli.hpp"
 #include "redirect.hpp"
 
@@ -17,8 +18,15 @@ Result<wallet::Outcome> enroll_following(Connection& at, wallet::Storage& storag
     if (!at.via.empty()) o.expected_domain = at.server_name;
     std::vector<wallet::Hop> visited{{where(at), at.server_name}};
     for (;;) {
-        auto t = connect(at, timeout);
+        Reached reached;
+        auto t = connect(at, timeout, &reached);
         if (!t) return make_error(t.error().code, "cannot reach " + where(at) + ": " + t.error().message);
+        if (at.mdns) {
+            // The certificate named this domain; the server must say so too.
+            at.server = reached.server;
+            at.server_name = reached.domain;
+            o.expected_domain = reached.domain;
+        }
         auto r = wallet::enroll(**t, storage, o, rng, clock);
         if (!r || r->kind != wallet::Outcome::Kind::redirect) return r;
         auto hop = wallet::next_hop(r->redirect, visited);
@@ -30,6 +38,7 @@ Result<wallet::Outcome> enroll_following(Connection& at, wallet::Storage& storag
         at.server = hop->server;
         at.server_name = hop->domain;
         at.discover.clear();
+        at.mdns = false;
         o.expected_domain = hop->domain;
     }
 }

@@ -232,6 +232,14 @@ private:
             say("start: renewing at %s (the server that issued the certificate held), not %s", where(*saved).c_str(),
                 where(a_.conn).c_str());
             home_ = std::move(saved.value());
+        } else if (saved && saved->mdns && a_.conn.mdns &&
+                   (a_.conn.server_name.empty() || a_.conn.server_name == saved->server_name)) {
+            // Found by mDNS: renew in the domain of the certificate held,
+            // which --discover-local alone does not name.
+            say("start: renewing in domain %s (found by mDNS, last at %s)", saved->server_name.c_str(),
+                saved->server.c_str());
+            home_ = std::move(saved.value());
+            home_.mdns_timeout = a_.conn.mdns_timeout;
         }
         if (info->subject_cn != a_.enroll.device_id) {
             say("start store=%s holds the certificate of device %s, not %s", a_.store.c_str(), info->subject_cn.c_str(),

@@ -52,15 +52,15 @@ struct Exchange {
     std::shared_ptr<const crypto::PrivateKey> new_key;
     bool generated = false;  // new_key came from storage.generate_key
     bool kept = false;       // ... and was installed or held
-    std::string expected_domain;  // enroll after a redirect
+    std::string expected_domain;  // enroll after a redirect, or at a server found by mDNS
     std::string domain;
     Outcome outcome;
 
     Result<void> on_challenge(ClientSession& s, const ChallengeReceived& c) {
         domain = c.hello.domain;
         if (!expected_domain.empty() && domain != expected_domain)
-            return make_error(Code::identity_mismatch, "redirected to domain " + expected_domain +
-                                                           ", but the server says it serves " + domain);
+            return make_error(Code::identity_mismatch, "expected domain " + expected_domain +
+                                                           " (from a redirect or discovery), but the server says it serves " + domain);
         if (op == Operation::check_in) {
             const Bytes sig = current->key->sign(check_in_message(c.transcript), rng);
             if (sig.empty()) return make_error(Code::internal, "signing with the current key failed");
