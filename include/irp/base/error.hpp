@@ -61,7 +61,7 @@ enum class Code : std::uint16_t {
     bad_argument = 400,
     file_error = 401,
     config_invalid = 402,
-    not_found = 403,       // admin: no such object (class, pending request, ...)
+    not_found = 403,       // no such object: admin (class, pending request, ...), a token key, an SRV record
     already_exists = 404,  // admin: an object with that name exists
     conflict = 405,        // admin: not possible in the object's current state
     // 500-599 unavailable / internal
