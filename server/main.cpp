@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <iostream>
 #include <mutex>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -192,7 +193,15 @@ int cmd_run(const std::string& config_path) {
         return l;
     };
     const auto live = live_of(*cfg);
+    // [discovery] mdns: advertised once the port is bound. Withdrawn as soon
+    // as the server stops accepting, on a thread of its own (a hung daemon
+    // must not hold up the drain), and at the latest when run() returns.
+    std::unique_ptr<server::MdnsAdvertiser> mdns;
+    std::thread withdraw;
     net::ServerOptions opts;
+    opts.on_stop = [&] {
+        if (mdns) withdraw = std::thread([&] { mdns->stop(); });
+    };
     opts.host = cfg->listen_host;
     opts.port = cfg->listen_port;
     opts.threads = cfg->threads;
@@ -301,8 +310,6 @@ int cmd_run(const std::string& config_path) {
                                 {"not_after", utc(r.ca_info.not_after)}, {"removable_after", utc(removable)},
                                 {"removable_now", removable <= unix_now() ? "yes" : "no"}}));
     }
-    // [discovery] mdns: advertised once the port is bound; withdrawn when run() returns.
-    std::unique_ptr<server::MdnsAdvertiser> mdns;
     if (cfg->mdns) {
         mdns = std::make_unique<server::MdnsAdvertiser>(
             server::MdnsAdvertisement{cfg->mdns_instance, cfg->domain, cfg->listen_host, server.port()},
@@ -310,7 +317,8 @@ int cmd_run(const std::string& config_path) {
         if (auto r = mdns->start(); !r) return fail(r.error());
     }
     server.run();
-    if (mdns) mdns->stop();
+    if (withdraw.joinable()) withdraw.join();
+    if (mdns) mdns->stop();  // idempotent
     http.stop();
     log(log_format == server::LogFormat::json ? server::render_log(log_format, "stop", {}) : "irp-server: stopped");
     return 0;

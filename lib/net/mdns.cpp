@@ -120,8 +120,7 @@ Result<MdnsChoice> choose_mdns_servers(const std::vector<MdnsAnswer>& answers, c
 #ifndef IRP_HAVE_AVAHI
 bool mdns_supported() { return false; }
 
-Result<std::vector<MdnsAnswer>> browse_irp_mdns(std::chrono::milliseconds,
-                                                const std::function<bool(const std::vector<MdnsAnswer>&)>&) {
+Result<std::vector<MdnsAnswer>> browse_irp_mdns(std::chrono::milliseconds) {
     return make_error(Code::bad_argument, "this build has no mDNS (Avahi) support (build with -DIRP_WITH_AVAHI=ON)");
 }
 #endif

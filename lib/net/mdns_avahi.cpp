@@ -123,8 +123,7 @@ void on_browsed(AvahiServiceBrowser*, AvahiIfIndex interface, AvahiProtocol prot
 
 bool mdns_supported() { return true; }
 
-Result<std::vector<MdnsAnswer>> browse_irp_mdns(std::chrono::milliseconds timeout,
-                                                const std::function<bool(const std::vector<MdnsAnswer>&)>& enough) {
+Result<std::vector<MdnsAnswer>> browse_irp_mdns(std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     Browse b;
     if (!(b.poll = avahi_simple_poll_new())) return make_error(Code::internal, "cannot make an Avahi poll object");
@@ -143,7 +142,6 @@ Result<std::vector<MdnsAnswer>> browse_irp_mdns(std::chrono::milliseconds timeou
             return make_error(Code::connection_closed,
                               b.failure.empty() ? std::string("browsing _irp._tcp.local failed") : b.failure);
         if (b.all_for_now && b.pending <= 0) break;
-        if (enough && !b.found.empty() && enough(b.answers())) break;
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) break;
         const int r = avahi_simple_poll_iterate(b.poll, static_cast<int>(std::min<std::int64_t>(left.count() + 1, INT_MAX)));

@@ -321,6 +321,7 @@ void Server::Impl::begin_stop() {
     std::error_code ec;
     acceptor.close(ec);
     signals.cancel(ec);
+    if (opts.on_stop) opts.on_stop();
     // In-flight exchanges may finish; after drain_timeout the rest are cut.
     drain_timer.expires_after(opts.drain_timeout);
     drain_timer.async_wait([this](std::error_code) {

@@ -69,23 +69,6 @@ Result<Verifier> Verifier::create(std::vector<Bytes> trusted_roots, VerifierOpti
     return Verifier(std::move(trusted_roots), options);
 }
 
-bool Verifier::is_root(const Bytes& cert) const {
-    return std::find(roots_.begin(), roots_.end(), cert) != roots_.end();
-}
-
-const Bytes* Verifier::signer_of(ByteView cert, const Bytes& issuer_name,
-                                 const std::vector<Bytes>& intermediates) const {
-    const Bytes* found = nullptr;
-    auto consider = [&](const Bytes& candidate) {
-        if (found != nullptr) return;
-        auto subject = crypto::certificate_subject_name(candidate);
-        if (subject && *subject == issuer_name && crypto::signed_by(cert, candidate)) found = &candidate;
-    };
-    for (const auto& c : intermediates) consider(c);
-    for (const auto& r : roots_) consider(r);
-    return found;
-}
-
 bool Verifier::stale(const HeldCrl& crl, std::int64_t now) const {
     if (now > crl.info.next_update && now - crl.info.next_update > options_.crl_grace_s) return true;
     if (options_.max_crl_age_s > 0 && now > crl.info.this_update &&
@@ -159,8 +142,11 @@ Result<PeerIdentity> Verifier::verify_certificate(const std::vector<Bytes>& chai
                               format_time(now) + ": valid from " + format_time(leaf->not_before) + " until " +
                               format_time(leaf->not_after));
     const std::vector<Bytes> intermediates(chain.begin() + 1, chain.end());
-    if (auto ok = crypto::verify_chain(chain.front(), intermediates, roots_, now, crypto::Usage::tls_client); !ok)
+    std::vector<Bytes> path;  // the validated path: leaf first, trust anchor last
+    if (auto ok = crypto::verify_chain(chain.front(), intermediates, roots_, now, crypto::Usage::tls_client, &path); !ok)
         return ok.error();
+    if (path.size() < 2)  // a validated path holds the leaf and at least its trusted root
+        return make_error(Code::unknown_certificate, "the peer certificate's validated path has no issuer");
     if (leaf->subject_cn.empty())
         return make_error(Code::field_invalid, "the peer certificate has no subject CN (device id)");
 
@@ -170,28 +156,24 @@ Result<PeerIdentity> Verifier::verify_certificate(const std::vector<Bytes>& chai
     id.issuer_subject = leaf->issuer;
     id.rights = std::move(leaf->rights);
 
-    // The CA that signed the leaf: among the chain's CAs and the roots, the
-    // one whose subject is the leaf's issuer and whose key verifies it. Only
-    // the key counts: a certificate an attacker adds to the chain can copy a
-    // name or a key id, never make the leaf's signature verify.
-    const Bytes* issuer = signer_of(chain.front(), leaf->issuer_name, intermediates);
-    if (issuer == nullptr)  // verify_chain found a path, so this cannot happen
-        return make_error(Code::unknown_certificate, "the peer certificate's issuer is not in its chain");
-    id.issuer_der = *issuer;
+    // The CA that signed the leaf is the next certificate on the path Botan
+    // validated, never merely one in the chain with a matching name: a peer
+    // can add other certificates (an expired sibling of its CA with the
+    // same key, say), and only the validated path counts.
+    id.issuer_der = path[1];
 
-    // Revocation, level by level up to the root, as OpenSSL's full-chain
-    // CRL check does: the leaf against the CRL of the CA that signed it,
-    // then each CA below the root against the CRL of the CA above it (a
-    // domain CA against its root's CRL). Good only when every level was
-    // checked against a fresh CRL.
+    // Revocation, level by level along the validated path, as OpenSSL's
+    // full-chain CRL check does: the leaf against the CRL of the CA that
+    // signed it, then each CA below the root against the CRL of the CA
+    // above it (a domain CA against its root's CRL). Good only when every
+    // level was checked against a fresh CRL.
     const std::string who = "the peer certificate " + id.device_id + " (serial " + id.serial_hex + ")";
     bool all_fresh = true;
     bool any_missing = false;
     const HeldCrl* a_stale_crl = nullptr;
     crypto::CertInfo subject_info = std::move(*leaf);
-    const Bytes* signer = issuer;
-    for (std::size_t level = 0; level < kMaxChainCerts; ++level) {
-        auto signer_info = crypto::parse_certificate(*signer);
+    for (std::size_t level = 0; level + 1 < path.size(); ++level) {
+        auto signer_info = crypto::parse_certificate(path[level + 1]);
         if (!signer_info) return make_error(signer_info.error().code, "a CA in the path: " + signer_info.error().message);
         const auto held = crls_.find(IssuerKey{signer_info->subject_name, signer_info->public_key});
         if (held == crls_.end()) {
@@ -221,15 +203,7 @@ Result<PeerIdentity> Verifier::verify_certificate(const std::vector<Bytes>& chai
                                       ")");
             }
         }
-        if (is_root(*signer)) break;
-        const Bytes* above = signer_of(*signer, signer_info->issuer_name, intermediates);
-        if (above == nullptr) {  // verify_chain found a path, so this cannot happen
-            all_fresh = false;
-            any_missing = true;
-            break;
-        }
         subject_info = std::move(*signer_info);
-        signer = above;
     }
     id.revocation = all_fresh ? PeerIdentity::Revocation::good : PeerIdentity::Revocation::unknown;
     if (id.revocation == PeerIdentity::Revocation::unknown && options_.require_fresh_revocation)

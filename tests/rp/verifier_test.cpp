@@ -338,7 +338,7 @@ TEST_CASE("verify_certificate: a domain CA revoked by its root refuses every lea
     check_fails(r, Code::certificate_not_active, "the CA O=\"example.test\",CN=\"Test Domain CA\"");
     CHECK(contains(r.error().message, "cACompromise"));
     CHECK(contains(r.error().message, "dev-1"));
-    // Every leaf of that CA, and the signed-challenge path too.
+    // Every leaf of that CA.
     auto key2 = make_key(*pki.rng);
     check_fails(v.verify_certificate({pki.another_leaf(key2, "dev-2"), pki.ca}, kT0), Code::certificate_not_active,
                 "cACompromise");
@@ -359,6 +359,25 @@ TEST_CASE("verify_certificate: a domain CA revoked by its root refuses every lea
     REQUIRE_OK(v4.add_crl(pki.crl({}, 1, kT0 - kHour, kT0 + 60 * kDay), pki.ca, kT0));
     REQUIRE_OK(v4.add_crl(pki.root_crl({}, 1, kT0 - kHour, kT0 + kDay), pki.root, kT0));
     check_fails(v4.verify_certificate(pki.chain(), kT0 + 2 * kDay), Code::certificate_not_active, "stale");
+}
+
+TEST_CASE("verify_certificate: revocation follows the validated path, not a look-alike the peer adds") {
+    // An expired sibling of the domain CA: same name, same key, another
+    // serial. Botan rejects the path through it and takes the real CA; the
+    // root has revoked the real CA, and must still refuse the peer.
+    Pki pki(55);
+    auto p = ca_profile(*pki.rng, "Test Domain CA");
+    p.path_len = 0;
+    p.not_before = kT0 - 60 * kDay;
+    p.not_after = kT0 - 30 * kDay;
+    const Bytes expired_twin = issue(pki.root_key, pki.root, pki.ca_key, p, *pki.rng);
+    auto v = make_verifier(pki.root);
+    REQUIRE_OK(v.add_crl(pki.crl({}, 1), pki.ca, kT0));
+    REQUIRE_OK(v.add_crl(pki.root_crl({{pki.ca_serial(), kT0 - kHour / 2, 2}}, 1), pki.root, kT0));
+    check_fails(v.verify_certificate({pki.leaf, expired_twin, pki.ca}, kT0), Code::certificate_not_active,
+                "cACompromise");
+    check_fails(v.verify_certificate({pki.leaf, pki.ca, expired_twin}, kT0), Code::certificate_not_active,
+                "cACompromise");
 }
 
 TEST_CASE("add_crl: CRLs from the wrong CA or an untrusted CA are refused") {

@@ -88,13 +88,14 @@ Result<std::unique_ptr<wallet::TlsTransport>> connect_discovered(const Connectio
 // address remembered from the enrollment. The TLS server name is that
 // domain, from the TXT record or the store, never the answer's host name:
 // the answer only says where to connect (include/irp/net/mdns.hpp).
+constexpr std::size_t kMaxMdnsTries = 4;  // servers of the domain tried, plus the last address used
+
 Result<std::unique_ptr<wallet::TlsTransport>> connect_local(const Connection& c, std::chrono::milliseconds timeout,
                                                             Reached* reached) {
     const std::string& want = c.server_name;
-    // With the domain known, the first answer of it is enough.
-    auto answers = net::browse_irp_mdns(c.mdns_timeout, [&](const std::vector<net::MdnsAnswer>& a) {
-        return !want.empty() && net::choose_mdns_servers(a, want).ok();
-    });
+    // The whole browse, even with the domain known: the first answer may be
+    // a replica that died without saying goodbye and lingers in the cache.
+    auto answers = net::browse_irp_mdns(c.mdns_timeout);
     std::vector<std::string> servers;
     std::string domain = want;
     Error why = make_error(Code::deadline_exceeded, "");
@@ -105,6 +106,9 @@ Result<std::unique_ptr<wallet::TlsTransport>> connect_local(const Connection& c,
         if (why.code == Code::bad_argument) why.message += " with --domain";
     } else {
         servers = std::move(choice->servers);
+        // Bounded: every attempt may take the whole connect timeout, and
+        // anyone on the link can add answers.
+        if (servers.size() > kMaxMdnsTries) servers.resize(kMaxMdnsTries);
         domain = choice->domain;
     }
     if (why.code == Code::deadline_exceeded && !why.message.empty())

@@ -27,7 +27,11 @@ std::optional<InstallFailure> validate_issued(const Issued& issued, const Expect
     if (issued.chain.empty()) return failure(InstallStatus::issuer_mismatch, "the answer holds no issuing CA certificate");
     const auto& issuer = issued.chain.front();
     auto ca_info = crypto::parse_certificate(issuer);
-    if (!ca_info || info->issuer_name != ca_info->subject_name)
+    // A CA certificate Botan reads but parse_certificate refuses (say, a
+    // malformed rights extension) is a validity_error further down, as the
+    // install-error table says; only a name that differs is issuer_mismatch.
+    auto ca_subject = ca_info ? Result<Bytes>(ca_info->subject_name) : crypto::certificate_subject_name(issuer);
+    if (!ca_subject || info->issuer_name != *ca_subject)
         return failure(InstallStatus::issuer_mismatch, "the certificate's issuer is not the CA sent with it");
 
     // Only our trusted roots are anchors: the root the server sends along
@@ -36,8 +40,9 @@ std::optional<InstallFailure> validate_issued(const Issued& issued, const Expect
     // table's order.
     std::vector<Bytes> intermediates;
     for (std::size_t i = 0; i < issued.chain.size(); ++i) {
-        auto c = i == 0 ? ca_info : crypto::parse_certificate(issued.chain[i]);
-        if (c && c->subject_name != c->issuer_name) intermediates.push_back(issued.chain[i]);
+        auto subject = crypto::certificate_subject_name(issued.chain[i]);
+        auto issuer_of = crypto::certificate_issuer_name(issued.chain[i]);
+        if (subject && issuer_of && *subject != *issuer_of) intermediates.push_back(issued.chain[i]);
     }
     std::vector<Bytes> path;
     auto chain = crypto::verify_chain(issued.certificate, intermediates, e.trusted_roots, e.now,
@@ -53,7 +58,7 @@ std::optional<InstallFailure> validate_issued(const Issued& issued, const Expect
 
     if (e.now < info->not_before || e.now > info->not_after)
         return failure(InstallStatus::validity_error, "the certificate is not valid now");
-    if (info->not_after > ca_info->not_after)
+    if (!ca_info || info->not_after > ca_info->not_after)
         return failure(InstallStatus::validity_error, "the certificate outlives its issuing CA");
 
     if (info->is_ca || !info->key_usage_digital_signature || !info->eku_client_auth)

@@ -14,7 +14,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -77,12 +76,11 @@ bool mdns_supported();
 
 // Browses _irp._tcp.local and resolves each instance's IPv4 address, port
 // and TXT record. Ends when the daemon says it has reported everything it
-// knows and every answer is resolved, when `enough` (if given) is true of
-// the answers so far, or at `timeout`, whichever comes first; an instance
-// that disappears meanwhile is dropped. Errors: connection_closed (the Avahi
-// daemon cannot be reached over D-Bus, or the browse failed), bad_argument
-// (no mDNS support in this build). An empty list is not an error.
-Result<std::vector<MdnsAnswer>> browse_irp_mdns(std::chrono::milliseconds timeout,
-                                                const std::function<bool(const std::vector<MdnsAnswer>&)>& enough = {});
+// knows and every answer is resolved, or at `timeout`, whichever comes
+// first; an instance that disappears meanwhile is dropped. Errors:
+// connection_closed (the Avahi daemon cannot be reached over D-Bus, or the
+// browse failed), bad_argument (no mDNS support in this build). An empty
+// list is not an error.
+Result<std::vector<MdnsAnswer>> browse_irp_mdns(std::chrono::milliseconds timeout);
 
 }  // namespace irp::net

@@ -52,6 +52,10 @@ struct ServerOptions {
     bool handle_signals = true;  // SIGINT/SIGTERM -> stop()
     // Called on SIGHUP (when handle_signals) on the server's control strand.
     std::function<void()> on_reload;
+    // Called once when the server stops accepting (stop(), SIGINT, SIGTERM),
+    // before in-flight exchanges drain, on the control strand: it must not
+    // block.
+    std::function<void()> on_stop;
     ServerSessionConfig session;
     crypto::TlsServerConfig tls;
 };

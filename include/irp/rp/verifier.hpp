@@ -121,10 +121,6 @@ private:
     Verifier(std::vector<Bytes> roots, VerifierOptions options)
         : roots_(std::move(roots)), options_(options) {}
     bool stale(const HeldCrl& crl, std::int64_t now) const;
-    bool is_root(const Bytes& cert) const;
-    // Among `intermediates` and the roots, the CA whose subject is
-    // `issuer_name` and whose key verifies `cert`; nullptr if none.
-    const Bytes* signer_of(ByteView cert, const Bytes& issuer_name, const std::vector<Bytes>& intermediates) const;
 
     std::vector<Bytes> roots_;
     VerifierOptions options_;
