@@ -55,7 +55,8 @@ wallet::Clock system_clock() {
 }
 
 std::string where(const Connection& c) {
-    if (c.mdns) return std::string(net::kMdnsServiceType) + ".local";
+    if (c.mdns)  // the domain, when named, is part of where the enrollment starts
+        return std::string(net::kMdnsServiceType) + ".local" + (c.server_name.empty() ? "" : " (domain " + c.server_name + ")");
     return c.discover.empty() ? c.server : "_irp._tcp." + c.discover;
 }
 

@@ -16,7 +16,9 @@ Result<wallet::Outcome> enroll_following(Connection& at, wallet::Storage& storag
     // Asking again where an earlier redirect led (a held request): that
     // server must still say it serves the domain.
     if (!at.via.empty()) o.expected_domain = at.server_name;
-    std::vector<wallet::Hop> visited{{where(at), at.server_name}};
+    // Where this enrollment starts, before discovery fills in a domain.
+    const std::string start = where(at);
+    std::vector<wallet::Hop> visited{{start, at.server_name}};
     for (;;) {
         Reached reached;
         auto t = connect(at, timeout, &reached);
@@ -34,7 +36,7 @@ Result<wallet::Outcome> enroll_following(Connection& at, wallet::Storage& storag
                                                           r->redirect.domain + "): " + hop.error().message);
         if (note) note("redirected by " + where(at) + " to " + hop->server + " (domain " + hop->domain + ")");
         visited.push_back(*hop);
-        if (at.via.empty()) at.via = where(at);
+        if (at.via.empty()) at.via = start;
         at.server = hop->server;
         at.server_name = hop->domain;
         at.discover.clear();
