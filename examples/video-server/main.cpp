@@ -11,12 +11,17 @@
 //       [--account NAME --account-url http://HOST:PORT] [--action stream] [--target service:video]
 //
 // The first line on stdout is "listening on HOST:PORT"; then one line per
-// connection: the client's address and the answer it got.
+// connection: the client's address and the answer it got. Up to 16
+// connections are served at once, each on its own thread.
 #include <CLI/CLI.hpp>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
 
 #include "fetch.hpp"
 #include "gate.hpp"
@@ -32,6 +37,7 @@ using namespace irp;
 namespace {
 
 constexpr int kIoTimeoutMs = 5000;
+constexpr unsigned kMaxConnections = 16;
 
 std::int64_t unix_now() {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -99,24 +105,50 @@ int main(int argc, char** argv) {
                 static_cast<unsigned>(listener->port));
     std::fflush(stdout);
 
-    // One connection at a time: an example, not a streaming server.
+    // A thread per connection, at most kMaxConnections at once: a slow or
+    // silent client holds its own thread until the I/O deadline, never the
+    // others. The gate decides one connection at a time (its CRL state is
+    // not thread-safe); the TLS handshakes run in parallel.
+    std::mutex mu;
+    std::condition_variable slot_free;
+    unsigned busy = 0;
+    std::mutex gate_mu;
     for (;;) {
+        {
+            std::unique_lock lock(mu);
+            slot_free.wait(lock, [&] { return busy < kMaxConnections; });
+            ++busy;
+        }
         auto accepted = video::accept_one(*listener, kIoTimeoutMs);
         if (!accepted) {
             std::fprintf(stderr, "%s\n", accepted.error().message.c_str());
+            std::lock_guard lock(mu);
+            --busy;
             continue;
         }
-        video::TlsConnection conn(accepted->fd, tls_context);
-        if (auto hs = conn.handshake(); !hs) {
-            std::printf("%s REFUSED tls: %s: %s\n", accepted->peer.c_str(), code_name(hs.error().code),
-                        hs.error().message.c_str());
-            std::fflush(stdout);
-            continue;
-        }
-        const auto verdict = gate->decide(conn.peer_certificates(), unix_now());
-        (void)conn.send(verdict.line + "\n");
-        conn.close();
-        std::printf("%s %s\n", accepted->peer.c_str(), verdict.line.c_str());
-        std::fflush(stdout);
+        std::thread([&, a = std::move(*accepted)] {
+            video::TlsConnection conn(a.fd, tls_context);
+            std::string line;
+            if (auto hs = conn.handshake(); !hs) {
+                line = std::string("REFUSED tls: ") + code_name(hs.error().code) + ": " + hs.error().message;
+            } else {
+                video::Verdict verdict;
+                {
+                    std::lock_guard lock(gate_mu);
+                    verdict = gate->decide(conn.peer_certificates(), unix_now());
+                }
+                (void)conn.send(verdict.line + "\n");
+                conn.close();
+                line = verdict.line;
+            }
+            {
+                std::lock_guard lock(gate_mu);  // one log line at a time
+                std::printf("%s %s\n", a.peer.c_str(), line.c_str());
+                std::fflush(stdout);
+            }
+            std::lock_guard lock(mu);
+            --busy;
+            slot_free.notify_one();
+        }).detach();
     }
 }

@@ -127,6 +127,17 @@ start_video open  # no account: chain and CRLs only
 OPEN=$VPORT
 connect "$OPEN" cam-2 >/dev/null
 check "without --account, cam-2 gets OK (chain and CRL only)" answer_is "OK device=cam-2 domain=$DOMAIN .* revocation=good"
+# A client that connects and says nothing holds its own thread until the 5 s
+# I/O deadline, never the next device (one connection at a time would).
+silent() { exec 3<>"/dev/tcp/127.0.0.1/$OPEN"; sleep 4; exec 3>&-; }
+silent & SILENT_PID=$!
+sleep 0.3
+T0=$(date +%s%N)
+connect "$OPEN" cam-2 >/dev/null
+T1=$(date +%s%N)
+check "a silent client does not hold up cam-2 (answered in $(( (T1 - T0) / 1000000 )) ms)" \
+    bash -c "grep -qE '^OK device=cam-2 ' '$WORK/answer' && [ $(( (T1 - T0) / 1000000 )) -lt 3000 ]"
+kill "$SILENT_PID" 2>/dev/null; wait "$SILENT_PID" 2>/dev/null
 
 echo "== revocation"
 expect_rc 0 "irpctl revoke cam-1" "${CTLC[@]}" revoke --serial "$(serial_of cam-1)" --reason keyCompromise
