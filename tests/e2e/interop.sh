@@ -28,15 +28,15 @@ done
 WORK=$(mktemp -d /tmp/irp-interop.XXXXXX)
 ROOTDIR="$WORK/offline-root"; DOMDIR="$WORK/domain"; NGX="$WORK/nginx"
 DOMAIN=interop.example
-SERVER_PID=""; NGINX_PID=""; SSRV_PID=""
+SERVER_PID=""; NGINX_PIDS=(); SSRV_PID=""
 cleanup() {
-    for p in $SERVER_PID $NGINX_PID $SSRV_PID; do kill "$p" 2>/dev/null; done
+    for p in $SERVER_PID "${NGINX_PIDS[@]}" $SSRV_PID; do kill "$p" 2>/dev/null; done
     wait 2>/dev/null
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-# free_port: a loopback port nobody listens on, below the ephemeral range
+# free_port: a loopback port nobody listens on now, below the ephemeral range
 # (nginx cannot listen on port 0 and say which port it got).
 free_port() {
     local p
@@ -49,7 +49,56 @@ free_port() {
 }
 token() { "$SERVER" token --config "$DOMDIR/server.toml" --class default --device-id "$1"; }
 serial_of() { openssl x509 -in "$WORK/$1/leaf.pem" -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f'; }
-NGX_TLS=$(free_port); NGX_HTTP=$(free_port "$NGX_TLS")
+# nginx_common DIR: the start of a test nginx's config under DIR (nothing
+# from /etc/nginx), up to the server block; the caller closes "http {".
+nginx_common() {
+    cat <<EOF
+worker_processes 1;
+user $(id -un);
+pid $1/nginx.pid;
+error_log $1/logs/error.log info;
+events { worker_connections 64; }
+http {
+    access_log $1/logs/access.log;
+    client_body_temp_path $1/tmp/body;
+    proxy_temp_path $1/tmp/proxy;
+    fastcgi_temp_path $1/tmp/fastcgi;
+    uwsgi_temp_path $1/tmp/uwsgi;
+    scgi_temp_path $1/tmp/scgi;
+    default_type text/plain;
+EOF
+}
+# nginx_start DIR BLOCK: an nginx under DIR whose one server block is what the
+# function BLOCK prints for a port, on a free loopback port. A port taken
+# between the probe and nginx's bind is retried with another: nothing depends
+# on the port before this returns. Sets NGX_PORT; adds the pid to NGINX_PIDS.
+nginx_start() {
+    local dir=$1 block=$2 port pid
+    mkdir -p "$dir/logs" "$dir/tmp"
+    for _ in 1 2 3 4 5; do
+        port=$(free_port) || break
+        { nginx_common "$dir"; "$block" "$port"; echo "}"; } >"$dir/nginx.conf"
+        rm -f "$dir/nginx.pid"
+        nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/logs/error.log" -g 'daemon off;' 2>"$dir/logs/stderr" &
+        pid=$!
+        # nginx writes its pid file once its sockets are bound; a failed bind ends it.
+        for _ in $(seq 1 200); do
+            [ -s "$dir/nginx.pid" ] && { NGX_PORT=$port; NGINX_PIDS+=("$pid"); return 0; }
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.05
+        done
+        kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+        grep -qs "Address already in use" "$dir/logs/error.log" "$dir/logs/stderr" || break
+        : >"$dir/logs/error.log"
+    done
+    echo "nginx did not start:"; cat "$dir/logs/error.log" "$dir/logs/stderr"; exit 1
+}
+# Where the root's CRL is published: its URL goes into the domain CA
+# certificate, so this nginx starts first.
+crl_block() { printf '    server {\n        listen 127.0.0.1:%s;\n        root %s;\n    }\n' "$1" "$WORK/pub"; }
+mkdir -p "$WORK/pub"
+nginx_start "$WORK/nginx-crl" crl_block
+NGX_HTTP=$NGX_PORT
 ROOT_CRL_URL="http://127.0.0.1:$NGX_HTTP/root.crl"
 ROOT="$ROOTDIR/root-ca.pem"; CA="$DOMDIR/domain-ca.pem"
 
@@ -86,26 +135,12 @@ refresh_crls() {
 check "the domain CRL is fetched from the device certificate's URL" refresh_crls
 
 echo "== nginx: ssl_verify_client on, the root as CA, root + domain CRLs"
-mkdir -p "$NGX/logs" "$NGX/tmp" "$WORK/pub"
 cp "$ROOTDIR/root.crl" "$WORK/pub/root.crl"
 cat "$DOMDIR/server-tls.pem" "$CA" >"$WORK/server-chain.pem"
-cat >"$NGX/nginx.conf" <<EOF
-# The test's own nginx: nothing from /etc/nginx.
-worker_processes 1;
-user $(id -un);
-pid $NGX/nginx.pid;
-error_log $NGX/logs/error.log info;
-events { worker_connections 64; }
-http {
-    access_log $NGX/logs/access.log;
-    client_body_temp_path $NGX/tmp/body;
-    proxy_temp_path $NGX/tmp/proxy;
-    fastcgi_temp_path $NGX/tmp/fastcgi;
-    uwsgi_temp_path $NGX/tmp/uwsgi;
-    scgi_temp_path $NGX/tmp/scgi;
-    default_type text/plain;
+tls_block() {
+    cat <<EOF
     server {
-        listen 127.0.0.1:$NGX_TLS ssl;
+        listen 127.0.0.1:$1 ssl;
         ssl_certificate $WORK/server-chain.pem;
         ssl_certificate_key $DOMDIR/server-tls.key;
         ssl_verify_client on;
@@ -114,18 +149,12 @@ http {
         ssl_crl $WORK/crls.pem;
         location / { return 200 "dn=\$ssl_client_s_dn verify=\$ssl_client_verify\n"; }
     }
-    # Where the root's CRL is published (the URL in the domain CA certificate).
-    server {
-        listen 127.0.0.1:$NGX_HTTP;
-        root $WORK/pub;
-    }
-}
 EOF
+}
+nginx_start "$NGX" tls_block
+NGX_TLS=$NGX_PORT
 NGINX=(nginx -p "$NGX" -c "$NGX/nginx.conf" -e "$NGX/logs/error.log")
-"${NGINX[@]}" -g 'daemon off;' 2>"$NGX/logs/stderr" &
-NGINX_PID=$!
-for _ in $(seq 1 100); do curl -sf -o /dev/null "$ROOT_CRL_URL" && break; sleep 0.05; done
-curl -sf -o "$WORK/fetched-root.crl" "$ROOT_CRL_URL" || { echo "nginx did not start:"; cat "$NGX/logs/error.log" "$NGX/logs/stderr"; exit 1; }
+curl -sf -o "$WORK/fetched-root.crl" "$ROOT_CRL_URL" || { echo "the root CRL is not served:"; cat "$WORK/nginx-crl/logs/error.log"; exit 1; }
 check "the root CRL is served at the URL the domain CA names" cmp -s "$WORK/fetched-root.crl" "$ROOTDIR/root.crl"
 # nginx_get DEVICE|-: one HTTPS request (client certificate of DEVICE, none
 # for -, or "self" for a self-made one); prints the HTTP code (000: no answer).
