@@ -428,8 +428,8 @@ Floor measure_floor(unsigned iterations) {
     fl.csr_verify = time_it(iterations, [&] { sink(static_cast<std::uint8_t>(crypto::verify_signature(spki, csr_tbs, sig))); });
 
     // ---- decomposition: the crypto layer as the server uses it ----
-    // A 3-certificate TLS chain like `irp-server init` makes (TLS leaf, domain
-    // CA, root), all ECDSA P-256.
+    // The TLS chain irp-server serves (TLS leaf, domain CA; the root is the
+    // client's trust anchor and is not sent), all ECDSA P-256.
     const std::int64_t now =
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     auto root_key = crypto::PrivateKey::generate(KeyAlgorithm::ecdsa_p256, *rng);
@@ -456,7 +456,7 @@ Floor measure_floor(unsigned iterations) {
     tp.eku_server_auth = true;
     const Bytes tls_cert = *crypto::issue_certificate(*ca_key, ca, tls_key->public_key_der(), tp, *rng);
 
-    crypto::TlsServerConfig scfg{{tls_cert, ca, root}, tls_key};
+    crypto::TlsServerConfig scfg{{tls_cert, ca}, tls_key};
     crypto::TlsClientConfig ccfg{{root}, "bench.invalid"};
     const unsigned hs_iter = std::max(50u, iterations / 8);  // the client side (untimed) verifies a chain each time
     fl.tls_endpoint_new = time_it(iterations, [&] { sink(static_cast<std::uint8_t>(crypto::TlsEndpoint::server(scfg) != nullptr)); });
@@ -488,7 +488,7 @@ Floor measure_floor(unsigned iterations) {
                                   std::chrono::duration<double, std::milli>(Clock::now() - w0).count() / hs_iter};
     }
     fl.botan_chain_parse = time_it(iterations, [&] {
-        for (const Bytes* der : {&tls_cert, &ca, &root}) {
+        for (const Bytes* der : {&tls_cert, &ca}) {
             Botan::X509_Certificate c(der->data(), der->size());
             sink(static_cast<std::uint8_t>(c.is_CA_cert()));
         }
@@ -656,7 +656,7 @@ void print_text(const Options& o, const std::vector<Phase>& phases, const Floor&
                         n.server_cpu_ms, floor_ms, ratio);
     }
     std::printf("\n[decomposition] the crypto layer as the server calls it (informational; thread CPU ms)\n");
-    line("TLS server handshake, in memory (TlsEndpoint, 3-cert chain)", fl.tls_handshake);
+    line("TLS server handshake, in memory (TlsEndpoint, 2-cert chain)", fl.tls_handshake);
     line("  of which: TlsEndpoint::server() construction", fl.tls_endpoint_new);
     line("    of which: Botan X509_Certificate parse of the chain", fl.botan_chain_parse);
     line("parse_and_verify_csr", fl.csr_parse_verify);

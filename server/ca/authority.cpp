@@ -220,7 +220,10 @@ Result<DomainMaterial> load_domain(const Config& cfg) {
     m.tls_key = std::move(tls_key.value());
     if (m.tls_key->algorithm() == crypto::KeyAlgorithm::ed25519)
         return make_error(Code::config_invalid, "the TLS key '" + cfg.tls_key + "' must be ECDSA (TLS 1.2 serves ECDSA certificates only)");
-    m.tls_chain = {std::move(tls.value()), m.ca_der, m.root_der};
+    // The root is left out of the served chain (RFC 5246 7.4.2): every peer
+    // holds it as its trust anchor, so sending it costs each handshake half a
+    // kilobyte and the peer a parse, for nothing.
+    m.tls_chain = {std::move(tls.value()), m.ca_der};
     auto retired = load_retired_cas(cfg, m, passphrase);
     if (!retired) return retired.error();
     m.retired = std::move(retired.value());

@@ -32,7 +32,7 @@ struct DomainMaterial {
     crypto::CertInfo ca_info;
     std::string issuer_id;  // hex SKI of the issuing CA
     std::shared_ptr<const crypto::PrivateKey> ca_key;
-    std::vector<Bytes> tls_chain;  // server cert, issuing CA, root
+    std::vector<Bytes> tls_chain;  // server cert, issuing CA (not the root: peers hold it)
     std::shared_ptr<const crypto::PrivateKey> tls_key;
     std::map<std::string, Bytes> class_secrets;  // class id -> secret
     std::vector<RetiredCaMaterial> retired;      // config order

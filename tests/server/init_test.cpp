@@ -172,10 +172,9 @@ TEST_CASE("the config init writes loads, and so does the domain it names") {
     CHECK(m->domain == "plant.example");
     CHECK(m->root_der == pem_cert(dir + "/root-ca.pem"));
     CHECK(m->ca_der == pem_cert(dir + "/domain-ca.pem"));
-    REQUIRE(m->tls_chain.size() == 3);
+    REQUIRE(m->tls_chain.size() == 2);  // the root is the peer's trust anchor, not sent
     CHECK(m->tls_chain[0] == pem_cert(dir + "/server-tls.pem"));
     CHECK(m->tls_chain[1] == m->ca_der);
-    CHECK(m->tls_chain[2] == m->root_der);
     CHECK(m->issuer_id == to_hex(m->ca_info.subject_key_id));
     CHECK_FALSE(m->issuer_id.empty());
     REQUIRE(m->ca_key);
