@@ -99,10 +99,7 @@ Result<void> Verifier::add_crl(ByteView crl_der, ByteView issuer_ca_der, std::in
     }
     auto info = crypto::parse_and_verify_crl(crl_der, issuer_ca_der);
     if (!info) return info.error();
-    auto subject = crypto::certificate_subject_name(issuer_ca_der);
-    if (!subject) return subject.error();
-
-    IssuerKey key{std::move(*subject), ca->public_key};
+    IssuerKey key{ca->subject_name, ca->public_key};
     const auto held = crls_.find(key);
     if (held != crls_.end()) {
         const auto& old = held->second;

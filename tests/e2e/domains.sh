@@ -15,14 +15,7 @@
 set -u
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CA_TOOL=$(realpath "$1"); SERVER=$(realpath "$2"); WALLET=$(realpath "$3"); CTL=$(realpath "$4")
-WORK=$(mktemp -d /tmp/irp-domains.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+work_dir domains
 
 ROOTDIR="$WORK/root"
 ROOT="$ROOTDIR/root-ca.pem"

@@ -8,10 +8,7 @@
 set -u
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SERVER=$(realpath "$1"); CTL=$(realpath "$2"); FW=$(realpath "$3")
-WORK=$(mktemp -d /tmp/irp-firmware-c.XXXXXX)
-SERVER_PID=""
-cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
+work_dir firmware-c
 
 start_domain fw.example
 FLASH="$WORK/flash"

@@ -13,14 +13,7 @@
 set -u
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SERVER=$(realpath "$1"); WALLET=$(realpath "$2")
-WORK=$(mktemp -d /tmp/irp-idevid.XXXXXX)
-SERVER_PID=""
-cleanup() {
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null
-    wait 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+work_dir idevid
 
 # ---- manufacturers, with openssl only --------------------------------------
 M="$WORK/mfr"

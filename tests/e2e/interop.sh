@@ -25,16 +25,10 @@ for tool in nginx openssl curl certtool vfychain certutil crlutil; do
     [ "${IRP_REQUIRE_INTEROP:-0}" = 1 ] && exit 1
     exit 77
 done
-WORK=$(mktemp -d /tmp/irp-interop.XXXXXX)
+work_dir interop
 ROOTDIR="$WORK/offline-root"; DOMDIR="$WORK/domain"; NGX="$WORK/nginx"
 DOMAIN=interop.example
-SERVER_PID=""; NGINX_PIDS=(); SSRV_PID=""
-cleanup() {
-    for p in $SERVER_PID "${NGINX_PIDS[@]}" $SSRV_PID; do kill "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+SSRV_PID=""
 
 # free_port: a loopback port nobody listens on now, below the ephemeral range
 # (nginx cannot listen on port 0 and say which port it got).
@@ -71,7 +65,7 @@ EOF
 # nginx_start DIR BLOCK: an nginx under DIR whose one server block is what the
 # function BLOCK prints for a port, on a free loopback port. A port taken
 # between the probe and nginx's bind is retried with another: nothing depends
-# on the port before this returns. Sets NGX_PORT; adds the pid to NGINX_PIDS.
+# on the port before this returns. Sets NGX_PORT; adds the pid to PIDS.
 nginx_start() {
     local dir=$1 block=$2 port pid
     mkdir -p "$dir/logs" "$dir/tmp"
@@ -83,7 +77,7 @@ nginx_start() {
         pid=$!
         # nginx writes its pid file once its sockets are bound; a failed bind ends it.
         for _ in $(seq 1 200); do
-            [ -s "$dir/nginx.pid" ] && { NGX_PORT=$port; NGINX_PIDS+=("$pid"); return 0; }
+            [ -s "$dir/nginx.pid" ] && { NGX_PORT=$port; PIDS+=("$pid"); return 0; }
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.05
         done
@@ -197,6 +191,7 @@ ssrv() {
     openssl s_server -accept 127.0.0.1:0 -naccept 1 -cert "$DOMDIR/server-tls.pem" -cert_chain "$CA" \
         -key "$DOMDIR/server-tls.key" -Verify 2 -verify_return_error -www "$@" >"$WORK/ssrv.log" 2>&1 &
     SSRV_PID=$!
+    PIDS+=("$SSRV_PID")
     SPORT=""
     for _ in $(seq 1 200); do
         SPORT=$(sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$WORK/ssrv.log"); [ -n "$SPORT" ] && break; sleep 0.05

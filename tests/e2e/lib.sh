@@ -17,6 +17,14 @@ expect_rc() {
     local got=$?
     if [ "$got" = "$want" ]; then ok "$what (exit $got)"; else bad "$what: exit $got, wanted $want: $(tail -3 "$WORK/last.out")"; fi
 }
+# work_dir NAME: a fresh $WORK (/tmp/irp-NAME.XXXXXX). On exit, kills
+# $SERVER_PID and every pid a script adds to PIDS, then removes $WORK.
+work_dir() {
+    WORK=$(mktemp -d "/tmp/irp-$1.XXXXXX")
+    SERVER_PID=""
+    PIDS=()
+    trap 'for p in $SERVER_PID "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$WORK"' EXIT
+}
 # finish NAME: prints "NAME: N passed, M failed" and returns non-zero on failure.
 finish() {
     echo

@@ -62,14 +62,7 @@ if [ "${IRP_MDNS_INSIDE:-0}" != 1 ]; then
 fi
 
 # ---- inside the private namespaces -------------------------------------------
-WORK=$(mktemp -d /tmp/irp-mdns.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+work_dir mdns
 
 echo "== a private link, bus and Avahi daemon"
 ip link set lo up

@@ -12,14 +12,11 @@ set -u
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CA_TOOL=$(realpath "$1"); SERVER=$(realpath "$2"); WALLET=$(realpath "$3")
 CTL=$(realpath "${4:-$(dirname "$SERVER")/irpctl}")
-WORK=$(mktemp -d /tmp/irp-offline-root.XXXXXX)
+work_dir offline-root
 ROOTDIR="$WORK/offline-root"  # the offline machine
 DOMDIR="$WORK/domain"         # the server
 USB="$WORK/usb"               # what is carried between them
 DOMAIN=offline.example
-SERVER_PID=""
-cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
 mode() { stat -c %a "$1"; }
 pubkey_of_key() { openssl pkey -in "$1" -pubout 2>/dev/null; }
 start_server() {

@@ -6,10 +6,7 @@
 set -u
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SERVER=$(realpath "$1"); WALLET=$(realpath "$2")
-WORK=$(mktemp -d /tmp/irp-reload.XXXXXX)
-SERVER_PID=""
-cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
+work_dir reload
 
 "$SERVER" init --dir "$WORK/ca" --domain reload.example --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
     --http-listen 127.0.0.1:0 >/dev/null || exit 1

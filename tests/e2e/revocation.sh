@@ -6,10 +6,7 @@
 set -u
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SERVER=$(realpath "$1"); WALLET=$(realpath "$2"); CTL=$(realpath "$3")
-WORK=$(mktemp -d /tmp/irp-revocation.XXXXXX)
-SERVER_PID=""
-cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
+work_dir revocation
 
 start_domain rev.example
 leaf() { awk '/BEGIN CERT/{n++} n==1' "$WORK/$1/device.crt" >"$WORK/$1/leaf.pem"; echo "$WORK/$1/leaf.pem"; }

@@ -14,15 +14,8 @@
 set -u
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CA_TOOL=$(realpath "$1"); SERVER=$(realpath "$2"); WALLET=$(realpath "$3"); CTL=$(realpath "$4"); VIDEO=$(realpath "$5")
-WORK=$(mktemp -d /tmp/irp-video.XXXXXX)
+work_dir video
 ROOTDIR="$WORK/offline-root"; DOMDIR="$WORK/domain"; DOMAIN=cams.example
-SERVER_PID=""; VIDEO_PIDS=""
-cleanup() {
-    for p in $SERVER_PID $VIDEO_PIDS; do kill "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
 ROOT="$ROOTDIR/root-ca.pem"; CA="$DOMDIR/domain-ca.pem"
 token() { "$SERVER" token --config "$DOMDIR/server.toml" --class default --device-id "$1"; }
 serial_of() { openssl x509 -in "$WORK/$1/leaf.pem" -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f'; }
@@ -76,7 +69,7 @@ start_video() {
     local name=$1; shift
     "$VIDEO" --root "$ROOT" --cert "$WORK/video.pem" --key "$WORK/video.key" --crl "$WORK/crls.pem" "$@" \
         >"$WORK/$name.out" 2>"$WORK/$name.err" &
-    VIDEO_PIDS="$VIDEO_PIDS $!"
+    PIDS+=("$!")
     VPORT=""
     for _ in $(seq 1 100); do
         VPORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$WORK/$name.out"); [ -n "$VPORT" ] && break; sleep 0.05

@@ -31,14 +31,7 @@ if [ -z "$MOD" ] || [ ! -f "$MOD" ] || ! command -v softhsm2-util >/dev/null || 
     exit 77
 fi
 
-WORK=$(mktemp -d /tmp/irp-wallet-p11.XXXXXX)
-SERVER_PID=""
-cleanup() {
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null
-    wait 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+work_dir wallet-p11
 
 # The token: label "wallet", in $WORK/tokens.
 mkdir -p "$WORK/tokens"

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "../server/test_domain.hpp"
+#include "in_memory_server.hpp"
 #include "enroll_service.hpp"
 #include "idwallet.hpp"
 #include "irp/core/server_session.hpp"
@@ -52,18 +53,10 @@ const net::PeerInfo kPeer{"198.51.100.7:40000"};
 
 // ---- the server side of a connection, behind the transport callbacks ----
 
-struct Domain {
-    TestDomain d{"capi.test", 5};
-    std::unique_ptr<crypto::Random> server_rng = crypto::deterministic_random(51);
-    server::Authority ca{d.material(), server::ProfileSettings{}, *server_rng};
-    std::int64_t now = kNow;
-    server::ClassRegistry classes{d.store(), *server_rng, d.material().class_secrets, [this] { return now; }};
-    server::HoldDesk holds{d.store(), [this] { return now; }, server::ApprovalPolicy{}};
-    server::EnrollService svc{ca, d.store(), classes, holds, server::ServicePolicy{}, [](const std::string&) {},
-                              [this] { return now; }};
+struct Domain : irp_test::InMemoryServer {
     server::RevocationService rev{d.material(), d.store(), *server_rng, server::RevocationSettings{},
                                   [this] { return now; }};
-    Domain() { svc.set_revocation(&rev); }
+    Domain() : InMemoryServer("capi.test", 5, 51) { svc.set_revocation(&rev); }
 
     std::string root_pem() const { return crypto::to_pem(d.material().root_der, "CERTIFICATE"); }
     Bytes token(const std::string& device) const {

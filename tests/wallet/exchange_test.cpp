@@ -16,8 +16,10 @@
 #include "irp/core/frame.hpp"
 #include "irp/core/server_session.hpp"
 #include "irp/core/transcript.hpp"
+#include "in_memory_server.hpp"
 
 using namespace irp;
+using irp_test::InMemoryTransport;
 using irp_test::kDay;
 using irp_test::kNow;
 using irp_test::TempDir;
@@ -26,99 +28,10 @@ using irp_test::TestDomain;
 namespace {
 
 const std::string kDomain = "example.test";
-const net::PeerInfo kPeer{"198.51.100.4:40000"};
 
-// The server's half of one connection, driven in the caller's thread: what
-// the wallet sends goes straight into a ServerSession, whose events are
-// handled by the EnrollService the way net::Server's adapter handles them;
-// what the session sends back is what the wallet receives. `rewrite` may
-// change each server frame on its way to the wallet (a man in the middle).
-class InMemoryTransport final : public wallet::Transport {
-public:
-    using Rewrite = std::function<ServerMessage(ServerMessage)>;
-
-    InMemoryTransport(server::EnrollService& svc, const server::DomainMaterial& m, crypto::Random& rng,
-                      Rewrite rewrite = {})
-        : svc_(svc), session_(config(m), rng, binding(), Time{0}), rewrite_(std::move(rewrite)) {}
-
-    Result<void> send(ByteView data) override {
-        if (session_.finished()) return make_error(Code::connection_closed, "the server closed the connection");
-        session_.receive(data, now_);
-        while (auto ev = session_.poll_event()) {
-            if (auto* req = std::get_if<RequestReceived>(&*ev)) {
-                ++requests;
-                seen.push_back(*req);
-                if (auto r = session_.answer(svc_.on_request(*req, kPeer), now_); !r) return r.error();
-            } else if (auto* rep = std::get_if<InstallReported>(&*ev)) {
-                reports.push_back(*rep);
-                if (auto r = session_.acknowledge_install(svc_.on_install_report(*rep, kPeer), now_); !r) return r.error();
-            } else if (auto* rej = std::get_if<RequestRejected>(&*ev)) {
-                svc_.on_rejected(*rej, kPeer);
-                session_rejections.push_back(rej->error);
-            } else if (auto* fail = std::get_if<SessionFailed>(&*ev)) {
-                svc_.on_failure(fail->error, kPeer);
-                failures.push_back(fail->error);
-            }
-        }
-        const Bytes out = session_.take_output();
-        ByteView in(out);
-        FrameDecoder dec;
-        while (!in.empty()) {
-            REQUIRE(dec.feed(in) == FrameDecoder::Status::frame);
-            auto msg = decode_server_message(dec.payload());
-            REQUIRE(msg.ok());
-            const ServerMessage m = rewrite_ ? rewrite_(std::move(msg.value())) : std::move(msg.value());
-            const Bytes frame = encode_frame(encode(m));
-            pending_.insert(pending_.end(), frame.begin(), frame.end());
-        }
-        return {};
-    }
-
-    Result<Bytes> receive(Time) override {
-        // Everything the server has to say is produced by send(): nothing
-        // pending means it is waiting for us, or it has closed.
-        if (pending_.empty()) return make_error(Code::connection_closed, "nothing more from the server");
-        return std::exchange(pending_, {});
-    }
-
-    Bytes channel_binding() override { return binding(); }
-
-    ServerSession::State server_state() const { return session_.state(); }
-
-    int requests = 0;
-    std::vector<RequestReceived> seen;  // as the server got them
-    std::vector<InstallReported> reports;
-    std::vector<Error> session_rejections;
-    std::vector<Error> failures;
-
-private:
-    static Bytes binding() { return Bytes(32, 0x5a); }
-    static ServerSessionConfig config(const server::DomainMaterial& m) {
-        ServerSessionConfig c;
-        c.domain = m.domain;
-        c.ca_chain = {m.ca_der, m.root_der};
-        c.key_algorithms = {KeyAlgorithm::ecdsa_p256, KeyAlgorithm::ed25519};
-        return c;
-    }
-
-    server::EnrollService& svc_;
-    ServerSession session_;
-    Rewrite rewrite_;
-    Time now_{0};
-    Bytes pending_;
-};
-
-struct Fixture {
-    TestDomain d{kDomain, 3};
-    std::unique_ptr<crypto::Random> server_rng = crypto::deterministic_random(31);
+struct Fixture : irp_test::InMemoryServer {
+    Fixture() : InMemoryServer(kDomain, 3, 31) {}
     std::unique_ptr<crypto::Random> wallet_rng = crypto::deterministic_random(32);
-    server::Authority ca{d.material(), server::ProfileSettings{}, *server_rng};
-    std::int64_t now = kNow;
-    std::vector<std::string> log;
-    server::ClassRegistry classes{d.store(), *server_rng, d.material().class_secrets, [this] { return now; }};
-    server::HoldDesk holds{d.store(), [this] { return now; }, server::ApprovalPolicy{}};
-    server::EnrollService svc{ca, d.store(), classes, holds, server::ServicePolicy{},
-                              [this](const std::string& l) { log.push_back(l); }, [this] { return now; }};
     TempDir wallet_dir;
     std::unique_ptr<wallet::Storage> storage = wallet::open_directory_storage(wallet_dir / "wallet");
     wallet::Clock clock{[] { return Time{0}; }, [this] { return now; }};

@@ -20,11 +20,13 @@
 #include "irp/core/frame.hpp"
 #include "irp/core/server_session.hpp"
 #include "irp/core/transcript.hpp"
+#include "in_memory_server.hpp"
 #include "irp_wallet_posix.h"
 #include "support/temp_dir.hpp"
 
 using namespace irp;
 using irp_softhsm::SoftHsm;
+using irp_test::InMemoryTransport;
 using irp_test::kDay;
 using irp_test::kNow;
 using irp_test::TempDir;
@@ -70,77 +72,17 @@ std::string everything_in(const std::string& dir) {
     return all;
 }
 
-// The server's half of one connection in the caller's thread (as in
-// exchange_test.cpp, without its recording and rewriting). `skewed`: the
-// wallet is told another channel binding than the server's, so its proofs
-// fail and the server refuses.
-class InMemoryTransport final : public wallet::Transport {
-public:
-    InMemoryTransport(server::EnrollService& svc, const server::DomainMaterial& m, crypto::Random& rng,
-                      bool skewed = false)
-        : svc_(svc), session_(config(m), rng, binding(), Time{0}), skewed_(skewed) {}
-
-    Result<void> send(ByteView data) override {
-        if (session_.finished()) return make_error(Code::connection_closed, "the server closed the connection");
-        session_.receive(data, Time{0});
-        while (auto ev = session_.poll_event()) {
-            if (auto* req = std::get_if<RequestReceived>(&*ev)) {
-                if (auto r = session_.answer(svc_.on_request(*req, kPeer), Time{0}); !r) return r.error();
-            } else if (auto* rep = std::get_if<InstallReported>(&*ev)) {
-                if (auto r = session_.acknowledge_install(svc_.on_install_report(*rep, kPeer), Time{0}); !r)
-                    return r.error();
-            } else if (auto* rej = std::get_if<RequestRejected>(&*ev)) {
-                svc_.on_rejected(*rej, kPeer);
-            } else if (auto* fail = std::get_if<SessionFailed>(&*ev)) {
-                svc_.on_failure(fail->error, kPeer);
-            }
-        }
-        const Bytes out = session_.take_output();
-        pending_.insert(pending_.end(), out.begin(), out.end());
-        return {};
-    }
-    Result<Bytes> receive(Time) override {
-        if (pending_.empty()) return make_error(Code::connection_closed, "nothing more from the server");
-        return std::exchange(pending_, {});
-    }
-    Bytes channel_binding() override { return skewed_ ? Bytes(32, 0x3d) : binding(); }
-
-private:
-    static inline const net::PeerInfo kPeer{"198.51.100.7:40000"};
-    static Bytes binding() { return Bytes(32, 0x3c); }
-    static ServerSessionConfig config(const server::DomainMaterial& m) {
-        ServerSessionConfig c;
-        c.domain = m.domain;
-        c.ca_chain = {m.ca_der, m.root_der};
-        c.key_algorithms = {KeyAlgorithm::ecdsa_p256, KeyAlgorithm::ed25519};
-        return c;
-    }
-
-    server::EnrollService& svc_;
-    ServerSession session_;
-    bool skewed_;
-    Bytes pending_;
-};
-
 // A domain, and a wallet directory whose keys live in the SoftHSM token.
-struct TokenWallet {
+struct TokenWallet : irp_test::InMemoryServer {
     SoftHsm& hsm;
-    TestDomain d{"example.test", 3};
-    std::unique_ptr<crypto::Random> server_rng = crypto::deterministic_random(41);
     std::unique_ptr<crypto::Random> wallet_rng = crypto::system_random();
-    server::Authority ca{d.material(), server::ProfileSettings{}, *server_rng};
-    std::int64_t now = kNow;
-    server::ClassRegistry classes{d.store(), *server_rng, d.material().class_secrets, [this] { return now; }};
-    server::HoldDesk holds{d.store(), [this] { return now; }, server::ApprovalPolicy{}};
-    server::EnrollService svc{ca, d.store(), classes, holds, server::ServicePolicy{}, [](const std::string&) {},
-                              [this] { return now; }};
     TempDir tmp;
     std::string dir = tmp / "wallet";
     std::string pin_file = tmp / "pin";
     std::unique_ptr<wallet::Storage> storage = wallet::open_directory_storage(dir);
     wallet::Clock clock{[] { return Time{0}; }, [this] { return now; }};
 
-    explicit TokenWallet(SoftHsm& h) : hsm(h) {
+    explicit TokenWallet(SoftHsm& h) : InMemoryServer("example.test", 3, 41), hsm(h) {
         irp_test::write_file(pin_file, std::string(irp_softhsm::kPin) + "\n");
         std::filesystem::permissions(pin_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
         ok(wallet::use_token_keys(dir, {hsm.module(), kTokenUri, pin_file}));
@@ -161,7 +103,7 @@ struct TokenWallet {
         return ok(wallet::enroll(t, *storage, o, *wallet_rng, clock));
     }
     Result<wallet::Outcome> try_renew(bool skewed = false) {
-        InMemoryTransport t(svc, d.material(), *server_rng, skewed);
+        InMemoryTransport t(svc, d.material(), *server_rng, {}, skewed);
         wallet::RenewOptions ro;
         ro.trusted_roots = {d.material().root_der};
         return wallet::renew(t, *storage, ro, *wallet_rng, clock);

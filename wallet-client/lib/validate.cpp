@@ -35,15 +35,11 @@ std::optional<InstallFailure> validate_issued(const Issued& issued, const Expect
         return failure(InstallStatus::issuer_mismatch, "the certificate's issuer is not the CA sent with it");
 
     // Only our trusted roots are anchors: the root the server sends along
-    // is ignored for trust. Each certificate is parsed once, and the path
-    // is validated once, up front; its verdict is reported below, in the
-    // table's order.
+    // is ignored for trust. The path is validated once, up front; its
+    // verdict is reported below, in the table's order.
     std::vector<Bytes> intermediates;
-    for (std::size_t i = 0; i < issued.chain.size(); ++i) {
-        auto subject = crypto::certificate_subject_name(issued.chain[i]);
-        auto issuer_of = crypto::certificate_issuer_name(issued.chain[i]);
-        if (subject && issuer_of && *subject != *issuer_of) intermediates.push_back(issued.chain[i]);
-    }
+    for (const auto& c : issued.chain)
+        if (auto self = crypto::is_self_issued(c); self && !*self) intermediates.push_back(c);
     std::vector<Bytes> path;
     auto chain = crypto::verify_chain(issued.certificate, intermediates, e.trusted_roots, e.now,
                                       crypto::Usage::tls_client, &path);

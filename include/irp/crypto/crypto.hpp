@@ -216,6 +216,9 @@ Result<CertInfo> parse_certificate(ByteView der);
 // Raw DER of the issuer / subject Name, for exact comparison.
 Result<Bytes> certificate_issuer_name(ByteView der);
 Result<Bytes> certificate_subject_name(ByteView der);
+// Are the certificate's subject and issuer Names the same (a root, or a
+// self-issued CA)? One parse.
+Result<bool> is_self_issued(ByteView der);
 
 std::string to_pem(ByteView der, std::string_view label);
 // Every PEM block with `label` in `pem`, as DER, in order.

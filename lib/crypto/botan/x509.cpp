@@ -241,6 +241,15 @@ Result<Bytes> certificate_subject_name(ByteView der) {
     }
 }
 
+Result<bool> is_self_issued(ByteView der) {
+    try {
+        const Botan::X509_Certificate c(der.data(), der.size());
+        return c.raw_subject_dn() == c.raw_issuer_dn();
+    } catch (const std::exception& e) {
+        return make_error(Code::field_invalid, std::string("certificate does not parse: ") + e.what());
+    }
+}
+
 std::string to_pem(ByteView der, std::string_view label) {
     return Botan::PEM_Code::encode(der.data(), der.size(), std::string(label));
 }
