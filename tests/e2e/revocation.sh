@@ -37,6 +37,18 @@ echo "== administration"
 expect_rc 1 "the admin API refuses a wrong token" "$CTL" --url "$ADMIN" --token-file "$WORK/ca/server.toml" devices
 check "... with HTTP 401" grep -q "HTTP 401" "$WORK/last.out"
 check "the admin API refuses a missing token" test "$(curl -s -o /dev/null -w '%{http_code}' "$ADMIN/v1/devices")" = 401
+# Headers announcing a 3 MB body and no body at all: a server that read the
+# body before checking the token would say nothing within the 2 s.
+admin_body_without_token() {
+    local hostport=${ADMIN#http://}
+    exec 3<>"/dev/tcp/${hostport%:*}/${hostport##*:}" || return 1
+    printf 'POST /v1/classes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 3000000\r\nAuthorization: Bearer wrong\r\n\r\n' >&3
+    local status
+    status=$(timeout 2 head -n 1 <&3)
+    exec 3>&-
+    [[ $status == "HTTP/1.1 401"* ]]
+}
+check "the admin API refuses a body without the token before reading it" admin_body_without_token
 expect_rc 2 "irpctl --config names a bad config clearly" "$CTL" --config "$WORK/nope.toml" devices
 check "... with the file" grep -q "nope.toml" "$WORK/last.out"
 expect_rc 0 "irpctl devices" "${CTLC[@]}" devices
