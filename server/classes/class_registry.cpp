@@ -81,11 +81,24 @@ Result<ClassPolicy> ClassRegistry::policy_for(const std::string& name) const {
     ClassPolicy p;
     p.methods = (*rec)->methods;
     if (!(*rec)->idevid_roots.empty()) {
-        auto roots = parse_idevid_roots((*rec)->idevid_roots, "class " + name + ": idevid_roots");
-        if (!roots) return make_error(Code::internal, roots.error().message);
+        auto roots = idevid_roots_of(name, (*rec)->idevid_roots);
+        if (!roots) return roots.error();
         p.idevid_roots = std::move(*roots);
     }
     return p;
+}
+
+Result<std::vector<Bytes>> ClassRegistry::idevid_roots_of(const std::string& name, const std::string& pem) const {
+    {
+        std::lock_guard lock(mu_);
+        if (auto it = parsed_roots_.find(name); it != parsed_roots_.end() && it->second.pem == pem)
+            return it->second.ders;
+    }
+    auto roots = parse_idevid_roots(pem, "class " + name + ": idevid_roots");
+    if (!roots) return make_error(Code::internal, roots.error().message);
+    std::lock_guard lock(mu_);
+    parsed_roots_[name] = ParsedRoots{pem, *roots};
+    return std::move(*roots);
 }
 
 void ClassRegistry::set_config_classes(std::map<std::string, Bytes> secrets) {
@@ -193,42 +206,54 @@ Result<Bytes> ClassRegistry::create(const std::string& name, std::optional<Bytes
     return c.secret;
 }
 
+Result<void> ClassRegistry::modify(const std::string& name, const char* action,
+                                  const std::function<AuditEvent(ClassRecord&)>& change) {
+    for (int attempt = 1;; ++attempt) {
+        auto c = admin_class(name, action);
+        if (!c) return c.error();
+        const AuditEvent ev = change(*c);
+        auto r = store_.update_class(*c, ev);
+        if (r || r.error().code != Code::conflict || attempt == kModifyAttempts) return r;
+    }
+}
+
 Result<Bytes> ClassRegistry::rotate(const std::string& name, std::int64_t grace_s, const Actor& who) {
     if (grace_s < 0 || grace_s > 3650LL * 24 * 3600)
         return make_error(Code::bad_argument, "the grace period must be 0 to 3650 days");
-    auto c = admin_class(name, "rotate");
-    if (!c) return c.error();
-    const std::int64_t now = clock_();
-    c->previous_secret = grace_s > 0 ? c->secret : Bytes{};
-    c->previous_until = grace_s > 0 ? now + grace_s : 0;
-    c->secret = rng_.bytes(kSecretBytes);
-    c->updated_at = now;
-    auto ev =
-        audit(who, "class-rotate",
-              "class=" + name + " secret=" + fingerprint(c->secret) + " previous_valid_s=" + std::to_string(grace_s));
-    if (auto r = store_.update_class(*c, ev); !r) return r.error();
-    return c->secret;
+    Bytes secret;
+    auto r = modify(name, "rotate", [&](ClassRecord& c) {
+        const std::int64_t now = clock_();
+        c.previous_secret = grace_s > 0 ? c.secret : Bytes{};
+        c.previous_until = grace_s > 0 ? now + grace_s : 0;
+        c.secret = secret = rng_.bytes(kSecretBytes);
+        c.updated_at = now;
+        return audit(who, "class-rotate",
+                     "class=" + name + " secret=" + fingerprint(c.secret) +
+                         " previous_valid_s=" + std::to_string(grace_s));
+    });
+    if (!r) return r.error();
+    return secret;
 }
 
 Result<void> ClassRegistry::set_bootstrap(const std::string& name, unsigned methods, const std::string& roots_pem,
                                           const Actor& who) {
     if (auto r = check_bootstrap(methods, roots_pem); !r) return r;
-    auto c = admin_class(name, "change the bootstrap of");
-    if (!c) return c.error();
-    c->methods = methods;
-    c->idevid_roots = roots_pem;
-    c->updated_at = clock_();
-    return store_.update_class(*c, audit(who, "class-bootstrap",
-                                         "class=" + name + " bootstrap=" + bootstrap_methods_text(methods) +
-                                             (roots_pem.empty() ? "" : " idevid_roots=" + fingerprint(to_bytes(roots_pem)))));
+    return modify(name, "change the bootstrap of", [&](ClassRecord& c) {
+        c.methods = methods;
+        c.idevid_roots = roots_pem;
+        c.updated_at = clock_();
+        return audit(who, "class-bootstrap",
+                     "class=" + name + " bootstrap=" + bootstrap_methods_text(methods) +
+                         (roots_pem.empty() ? "" : " idevid_roots=" + fingerprint(to_bytes(roots_pem))));
+    });
 }
 
 Result<void> ClassRegistry::set_enabled(const std::string& name, bool enabled, const Actor& who) {
-    auto c = admin_class(name, enabled ? "enable" : "disable");
-    if (!c) return c.error();
-    c->enabled = enabled;
-    c->updated_at = clock_();
-    return store_.update_class(*c, audit(who, enabled ? "class-enable" : "class-disable", "class=" + name));
+    return modify(name, enabled ? "enable" : "disable", [&](ClassRecord& c) {
+        c.enabled = enabled;
+        c.updated_at = clock_();
+        return audit(who, enabled ? "class-enable" : "class-disable", "class=" + name);
+    });
 }
 
 Result<Bytes> ClassRegistry::device_token(const std::string& name, const std::string& device_id) const {

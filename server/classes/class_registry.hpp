@@ -105,6 +105,17 @@ private:
     std::shared_ptr<const std::map<std::string, Bytes>> config() const;
     Result<ClassRecord> admin_class(const std::string& name, const char* action) const;
     AuditEvent audit(const Actor& who, const std::string& action, const std::string& detail) const;
+    // Read the admin class, apply `change` (which returns the audit event),
+    // write it back at the version read; when another change got in between
+    // (update_class: conflict), read again and redo. Every conflict means
+    // another change went through, so this ends; the bound only keeps a
+    // pathological storm from holding an admin request for ever.
+    static constexpr int kModifyAttempts = 64;
+    Result<void> modify(const std::string& name, const char* action,
+                        const std::function<AuditEvent(ClassRecord&)>& change);
+    // The manufacturer roots of an admin class, parsed once per PEM text
+    // rather than on every enrollment.
+    Result<std::vector<Bytes>> idevid_roots_of(const std::string& name, const std::string& pem) const;
 
     Store& store_;
     crypto::Random& rng_;
@@ -112,6 +123,11 @@ private:
     mutable std::mutex mu_;  // guards config_ and policies_
     std::shared_ptr<const std::map<std::string, Bytes>> config_;
     std::shared_ptr<const std::map<std::string, ClassPolicy>> policies_;
+    struct ParsedRoots {
+        std::string pem;
+        std::vector<Bytes> ders;
+    };
+    mutable std::map<std::string, ParsedRoots> parsed_roots_;  // by class name; guarded by mu_
 };
 
 // Manufacturer CA certificates from PEM: at least one, each a CA

@@ -62,19 +62,31 @@ std::optional<std::size_t> RevocationService::index_of(std::string_view issuer_i
 Result<void> RevocationService::refresh(std::size_t at, std::unique_lock<std::mutex>& lock) {
     Issuer& is = issuers_[at];
     const std::int64_t now = clock_();
+    // The epoch first: a revocation committed after this read moves it
+    // again, so the next request reads the set anew.
+    auto epoch = store_.revocation_epoch(is.id);
+    if (!epoch) return epoch.error();
+    lock = std::unique_lock(mu_);
+    const bool fresh = !is.crl.empty() && now - is.status.this_update < s_.crl_refresh_s;
+    // A newer set than ours is already cached (a concurrent request): serve it.
+    if (fresh && *epoch <= is.epoch) return {};
+    lock.unlock();
     // Entries may leave the CRL once the certificate has expired (RFC 5280
     // 3.3); keep them a day longer for relying parties with skewed clocks.
     auto entries = store_.revoked(is.id, now - 86'400);
     if (!entries) return entries.error();
-    lock = std::unique_lock(mu_);
+    lock.lock();
+    if (is.epoch > *epoch && !is.crl.empty()) return {};  // overtaken by a newer read meanwhile
     const bool same_set = !is.crl.empty() && entries->size() == is.entries.size() &&
                           std::equal(entries->begin(), entries->end(), is.entries.begin(),
                                      [](const RevokedEntry& a, const RevokedEntry& b) {
                                          return a.serial_hex == b.serial_hex && a.reason == b.reason;
                                      });
-    if (same_set && now - is.status.this_update < s_.crl_refresh_s) return {};
-    auto r = resign(is, std::move(entries.value()), now);
-    if (!r) return r.error();
+    if (!(same_set && fresh)) {
+        auto r = resign(is, std::move(entries.value()), now);
+        if (!r) return r.error();  // the epoch stays: the next request tries again
+    }
+    is.epoch = *epoch;
     return {};
 }
 

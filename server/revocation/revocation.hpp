@@ -49,15 +49,17 @@ public:
     // CA's CRL is cached on its own and re-signed when the set of revoked
     // certificates in the store differs from the cached one (a revocation
     // through any replica), or when the cached one is older than
-    // crl_refresh_s.
+    // crl_refresh_s. The revoked set is read only when the store's
+    // revocation_epoch has moved, or to re-sign: a request costs one small
+    // read, however many certificates are revoked.
     Result<Bytes> crl(std::string_view issuer_id);
     Result<Bytes> crl() { return crl(issuer_id()); }  // the current CA's
     // For check-in (docs/PROTOCOL.md, "Check-in"): the CRL Number of
     // `issuer_id`'s current CRL and, only when that number is greater than
     // `have_number` and the DER is at most `max_bytes`, the DER itself (a
     // copy of the cached CRL; empty otherwise, so a device that is up to date
-    // costs no copy). Same freshness rules as crl(): one read of the revoked
-    // set, no signature unless that set changed or the cache is
+    // costs no copy). Same freshness rules as crl(): no read of the revoked
+    // set and no signature unless that set changed or the cache is
     // crl_refresh_s old.
     struct CrlOffer {
         std::int64_t number = 0;
@@ -92,6 +94,7 @@ private:
         Bytes crl;
         std::vector<RevokedEntry> entries;
         CrlStatus status;
+        std::int64_t epoch = -1;  // the store's revocation_epoch when `entries` were read
     };
     std::optional<std::size_t> index_of(std::string_view issuer_id) const;
     // The cached CRL of issuers_[at], re-signed first when stale; mu_ held

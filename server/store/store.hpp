@@ -194,6 +194,10 @@ struct ClassRecord {
     std::int64_t updated_at = 0;
     unsigned methods = 1;      // how devices may join: BootstrapMethod bits (classes/class_registry.hpp); 1 = token
     std::string idevid_roots = {};  // PEM: the manufacturer CAs trusted for "idevid"
+    // Bumped by every update_class; an update applies only to the version it
+    // was read at, so two administrators (or replicas) changing one class at
+    // once cannot silently undo each other.
+    std::int64_t version = 0;
 };
 
 struct IssuanceRecord {
@@ -237,6 +241,12 @@ public:
     // The next CRL number for `issuer`: strictly increasing across restarts
     // and across replicas sharing the database (RFC 5280 5.2.3).
     virtual Result<std::int64_t> next_crl_number(const std::string& issuer) = 0;
+    // A counter that moves whenever a certificate of `issuer` is revoked or
+    // its revocation changes, by any path and any replica (a database
+    // trigger keeps it): while it stands still the revoked set has not
+    // changed, so a cached CRL needs no new read of that set. 0 before the
+    // first revocation.
+    virtual Result<std::int64_t> revocation_epoch(const std::string& issuer) = 0;
 
     // ---- listings (admin API) ----
     virtual Result<std::vector<CertificateRecord>> list_certificates(const CertificateQuery& q) = 0;
@@ -248,8 +258,11 @@ public:
     // ---- device classes (admin API) ----
     // Inserts a new class with its audit event. Name taken: already_exists.
     virtual Result<void> create_class(const ClassRecord& c, const AuditEvent& audit) = 0;
-    // Replaces secret, previous secret and enabled of an existing class with
-    // its audit event. Unknown name: not_found.
+    // Replaces every mutable field of an existing class with its audit event,
+    // if the stored version is still c.version (as find_class returned it);
+    // the stored version becomes c.version + 1. Unknown name: not_found.
+    // Changed since it was read: conflict, nothing written (read again and
+    // redo the change).
     virtual Result<void> update_class(const ClassRecord& c, const AuditEvent& audit) = 0;
     virtual Result<std::optional<ClassRecord>> find_class(const std::string& name) = 0;
     virtual Result<std::vector<ClassRecord>> list_classes() = 0;

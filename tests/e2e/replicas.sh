@@ -54,7 +54,7 @@ for i in 0 1 2; do
     [ -n "${PORT[$i]}" ] || { echo "replica $i did not start:"; cat "$WORK/r$i.log"; exit 1; }
 done
 ok "three replicas started on ports ${PORT[*]} against one database"
-check "the schema was migrated once" test "$(psql_q 'SELECT count(*) FROM schema_migrations')" = 6  # the newest migration (server/store/postgres/schema.cpp)
+check "the schema was migrated once" test "$(psql_q 'SELECT count(*) FROM schema_migrations')" = 7  # the newest migration (server/store/postgres/schema.cpp)
 
 echo "== 30 devices enroll through all replicas at once"
 token() { "$SERVER" token --config "$WORK/ca/server.toml" --class default --device-id "$1"; }

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <sqlite3.h>
+
 #include "admin/metrics.hpp"
 #include "ca/authority.hpp"
 #include "config/config.hpp"
@@ -380,6 +382,47 @@ TEST_CASE("revocation: one CRL per issuer, signed by that issuer's key") {
     CHECK(all[1].entries == 1);
     CHECK(all[1].number == 1);  // numbered per issuer
     CHECK(all[1].subject == m.retired[0].ca_info.subject);
+}
+
+TEST_CASE("revocation: the revoked set is read again only when the store's revocation epoch moves") {
+    RetiredDomain f;
+    const auto m = ok(server::load_domain(f.cfg));
+    const std::string cur = m.issuer_id;
+    server::RevocationService svc(m, f.d.store(), *f.rng, server::RevocationSettings{}, [] { return kNow; });
+    const Bytes first = f.issue_device(*m.ca_key, m.ca_der, cur, "cam-1");
+    const Bytes second = f.issue_device(*m.ca_key, m.ca_der, cur, "cam-2");
+    f.revoke(first);
+    const Bytes crl1 = ok(svc.crl(cur));
+    CHECK(contains(crl1, serial_of(first)));
+
+    // A row written behind the trigger's back (an INSERT, which no path of
+    // ours does) stands for "the set changed but nobody said so": the cache
+    // does not see it, which shows that serving the CRL did not read the set.
+    const Bytes hidden{0x5a, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77};
+    {
+        sqlite3* db = nullptr;
+        REQUIRE(sqlite3_open(f.d.config().database.c_str(), &db) == SQLITE_OK);
+        const std::string sql =
+            "INSERT INTO certificates(issuer, serial, device_id, class_id, der, not_before, not_after, issued_at,"
+            " status, public_key_sha256, revoked_at, revocation_reason) VALUES('" + cur + "', '" + to_hex(hidden) +
+            "', 'ghost', 'default', x'00', 0, " + std::to_string(kNow + kDay) + ", 0, 1, '', " +
+            std::to_string(kNow) + ", 1)";
+        CHECK(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+        sqlite3_close(db);
+    }
+    CHECK(ok(svc.crl(cur)) == crl1);
+    auto offer = ok(svc.crl_if_newer(cur, 0, 1 << 20));
+    CHECK(offer.der == crl1);
+
+    // A revocation through the store moves the epoch: the next request reads
+    // the whole set (the hidden row included) and signs a new CRL.
+    f.revoke(second);
+    const Bytes crl2 = ok(svc.crl(cur));
+    CHECK(crl2 != crl1);
+    CHECK(contains(crl2, serial_of(second)));
+    CHECK(contains(crl2, hidden));
+    CHECK(ok(svc.crl_status(cur)).number == 2);
+    CHECK(ok(svc.crl_if_newer(cur, 1, 1 << 20)).der == crl2);
 }
 
 TEST_CASE("ocsp: a retired CA answers for what it issued, signed with its own key") {

@@ -81,7 +81,7 @@ PgCluster* require_cluster() {
 using irp_test::TempDir;
 
 // The newest migration both stores have (store/*/schema.cpp).
-constexpr std::int64_t kSchemaVersion = 6;
+constexpr std::int64_t kSchemaVersion = 7;
 
 // A backend gives each case an empty database, opens Stores on it (each with
 // its own connection), and runs SQL on it directly, bypassing the Store.
@@ -812,6 +812,82 @@ CONTRACT_CASE("device classes: create, update, list, with audit; duplicates and 
     auto log = store->audit_log(10);
     REQUIRE(log.ok());
     CHECK(log->size() == 3);
+}
+
+CONTRACT_CASE("a class update applies only at the version it was read at") {
+    BACKEND(b);
+    auto store = open_ok(b);
+    const AuditEvent ev{500, "admin", "class-create", "", "", "", "class=cams"};
+    REQUIRE(store->create_class(ClassRecord{"cams", Bytes(32, 0x11), {}, 0, true, 500, 500}, ev).ok());
+    auto read = [&] {
+        auto got = store->find_class("cams");
+        REQUIRE(got.ok());
+        REQUIRE(got->has_value());
+        return **got;
+    };
+    ClassRecord first = read();   // two administrators read the same version
+    ClassRecord second = read();
+    CHECK(first.version == 0);
+
+    first.enabled = false;
+    REQUIRE(store->update_class(first, AuditEvent{600, "admin", "class-disable", "", "", "", ""}).ok());
+    CHECK(read().version == 1);
+
+    // The second one's rotation was made from the old state: refused, so it
+    // cannot re-enable the class behind the first one's back.
+    second.secret = Bytes(32, 0x22);
+    auto stale = store->update_class(second, AuditEvent{601, "admin", "class-rotate", "", "", "", ""});
+    REQUIRE_FALSE(stale.ok());
+    CHECK(stale.error().code == Code::conflict);
+    CHECK_FALSE(read().enabled);
+    CHECK(read().secret == Bytes(32, 0x11));
+    CHECK(audit_size(*store) == 2);  // nothing written for the refused one
+
+    // Read again, change again: accepted.
+    ClassRecord again = read();
+    again.secret = Bytes(32, 0x22);
+    REQUIRE(store->update_class(again, AuditEvent{602, "admin", "class-rotate", "", "", "", ""}).ok());
+    CHECK(read().secret == Bytes(32, 0x22));
+    CHECK_FALSE(read().enabled);
+    CHECK(read().version == 2);
+}
+
+CONTRACT_CASE("the revocation epoch moves with every change of a revocation, and only then") {
+    BACKEND(b);
+    auto store = open_ok(b);
+    auto other = open_ok(b);  // another replica
+    auto epoch = [&](const std::string& issuer) { return value(store->revocation_epoch(issuer)); };
+    CHECK(epoch("a1b2c3") == 0);
+    REQUIRE(store->record_issuance(issuance("3001", "dev-1", 1000)).ok());
+    REQUIRE(store->record_issuance(issuance("3002", "dev-2", 1000)).ok());
+    REQUIRE(store->record_issuance(issuance("3003", "dev-3", 1000)).ok());
+    REQUIRE(store->record_install("3001", 0, install_event("3001", 1001)).ok());
+    CHECK(epoch("a1b2c3") == 0);  // issuance and install reports do not move it
+
+    REQUIRE(store->revoke("3001", 1, 2000, AuditEvent{2000, "admin", "revoke", "dev-1", "3001", "", ""}).ok());
+    const std::int64_t e1 = epoch("a1b2c3");
+    CHECK(e1 > 0);
+    CHECK(value(other->revocation_epoch("a1b2c3")) == e1);  // seen by the other replica
+    CHECK(epoch("other-issuer") == 0);
+
+    REQUIRE(other->revoke("3002", 4, 2001, AuditEvent{2001, "admin", "revoke", "dev-2", "3002", "", ""}).ok());
+    const std::int64_t e2 = epoch("a1b2c3");
+    CHECK(e2 > e1);
+    auto refused = store->revoke("3002", 1, 2002, AuditEvent{2002, "admin", "revoke", "dev-2", "3002", "", ""});
+    REQUIRE_FALSE(refused.ok());
+    CHECK(epoch("a1b2c3") == e2);
+
+    auto released = store->release_device("dev-3", 3000, AuditEvent{3000, "admin", "release", "dev-3", "", "", ""});
+    REQUIRE(released.ok());
+    const std::int64_t e3 = epoch("a1b2c3");
+    CHECK(e3 > e2);
+
+    // Any path counts, even an operator's SQL; a write that changes nothing does not.
+    REQUIRE(b.raw_exec("UPDATE certificates SET revocation_reason = 2 WHERE serial = '3001'"));
+    const std::int64_t e4 = epoch("a1b2c3");
+    CHECK(e4 > e3);
+    REQUIRE(b.raw_exec("UPDATE certificates SET revocation_reason = 2 WHERE serial = '3001'"));
+    CHECK(epoch("a1b2c3") == e4);
 }
 
 TEST_CASE("contract: postgres: connection problems are classified") {

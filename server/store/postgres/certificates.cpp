@@ -163,6 +163,12 @@ Result<std::vector<RevokedEntry>> PgStore::revoked(const std::string& issuer, st
     });
 }
 
+Result<std::int64_t> PgStore::revocation_epoch(const std::string& issuer) {
+    return call<std::int64_t>("revocation_epoch " + issuer, [&](const std::string& what) {
+        return scalar(what, "SELECT COALESCE(MAX(epoch), 0) FROM revocation_epochs WHERE issuer = $1", issuer);
+    });
+}
+
 Result<std::int64_t> PgStore::next_crl_number(const std::string& issuer) {
     // One atomic statement; the explicit transaction only marks the
     // COMMIT, after which a lost connection must not replay the call.

@@ -6,13 +6,14 @@ namespace irp::server::postgres {
 namespace {
 
 const std::string kSelectClass =
-    "SELECT name, secret, previous_secret, previous_until, enabled, created_at, updated_at, methods, idevid_roots"
-    " FROM device_classes";
+    "SELECT name, secret, previous_secret, previous_until, enabled, created_at, updated_at, methods, idevid_roots,"
+    " version FROM device_classes";
 
 ClassRecord read_class(const Row& row) {
     return ClassRecord{row.text(0),    row.blob(1),        row.blob(2),
                        row.integer(3), row.text(4) == "t", row.integer(5),
-                       row.integer(6), static_cast<unsigned>(row.integer(7)), row.text(8)};
+                       row.integer(6), static_cast<unsigned>(row.integer(7)), row.text(8),
+                       row.integer(9)};
 }
 
 }  // namespace
@@ -38,11 +39,17 @@ Result<void> PgStore::update_class(const ClassRecord& c, const AuditEvent& audit
         auto upd =
             run(what,
                 "UPDATE device_classes SET secret = $2, previous_secret = $3, previous_until = $4,"
-                " enabled = $5::bigint <> 0, updated_at = $6, methods = $7, idevid_roots = $8 WHERE name = $1",
+                " enabled = $5::bigint <> 0, updated_at = $6, methods = $7, idevid_roots = $8, version = version + 1"
+                " WHERE name = $1 AND version = $9",
                 c.name, c.secret, c.previous_secret, c.previous_until, std::int64_t{c.enabled ? 1 : 0}, c.updated_at,
-                std::int64_t{c.methods}, c.idevid_roots);
+                std::int64_t{c.methods}, c.idevid_roots, c.version);
         if (!upd) return upd.error();
-        if (*upd == 0) return make_error(Code::not_found, "no class '" + c.name + "'");
+        if (*upd == 0) {
+            auto exists = scalar(what, "SELECT COUNT(*) FROM device_classes WHERE name = $1", c.name);
+            if (!exists) return exists.error();
+            if (*exists == 0) return make_error(Code::not_found, "no class '" + c.name + "'");
+            return make_error(Code::conflict, "class '" + c.name + "' was changed by someone else meanwhile");
+        }
         return insert_audit(audit, what);
     });
 }

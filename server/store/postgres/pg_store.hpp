@@ -171,6 +171,7 @@ public:
                         const AuditEvent& audit) override;
     Result<std::vector<RevokedEntry>> revoked(const std::string& issuer, std::int64_t not_after_from) override;
     Result<std::int64_t> next_crl_number(const std::string& issuer) override;
+    Result<std::int64_t> revocation_epoch(const std::string& issuer) override;
     Result<std::vector<CertificateRecord>> list_certificates(const CertificateQuery& q) override;
     Result<std::vector<DeviceRecord>> list_devices(const std::string& after, std::size_t limit) override;
     Result<std::optional<DeviceRecord>> find_device(const std::string& device_id) override;

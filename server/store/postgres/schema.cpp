@@ -98,6 +98,24 @@ CREATE INDEX device_owners_history ON device_owners(device_id, since);
 ALTER TABLE device_classes ADD COLUMN methods INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE device_classes ADD COLUMN idevid_roots TEXT NOT NULL DEFAULT '';
 )sql"},
+    {7, R"sql(
+-- A counter per issuer that moves with every change to a certificate's
+-- revocation, through any replica (store.hpp, revocation_epoch).
+CREATE TABLE revocation_epochs(issuer TEXT PRIMARY KEY, epoch BIGINT NOT NULL);
+CREATE FUNCTION irp_bump_revocation_epoch() RETURNS trigger LANGUAGE plpgsql AS $body$
+BEGIN
+    INSERT INTO revocation_epochs(issuer, epoch) VALUES(NEW.issuer, 1)
+        ON CONFLICT(issuer) DO UPDATE SET epoch = revocation_epochs.epoch + 1;
+    RETURN NULL;
+END
+$body$;
+CREATE TRIGGER certificates_revocation_epoch AFTER UPDATE OF revoked_at, revocation_reason ON certificates
+    FOR EACH ROW
+    WHEN (OLD.revoked_at IS DISTINCT FROM NEW.revoked_at OR OLD.revocation_reason IS DISTINCT FROM NEW.revocation_reason)
+    EXECUTE FUNCTION irp_bump_revocation_epoch();
+-- Optimistic concurrency for admin changes to a class (store.hpp, update_class).
+ALTER TABLE device_classes ADD COLUMN version BIGINT NOT NULL DEFAULT 0;
+)sql"},
 };
 constexpr int kLatestVersion = kMigrations[std::size(kMigrations) - 1].version;
 // Any fixed value will do; every irp-server must use the same one. Advisory

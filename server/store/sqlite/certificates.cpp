@@ -224,6 +224,12 @@ Result<std::vector<RevokedEntry>> SqliteStore::revoked(const std::string& issuer
     });
 }
 
+Result<std::int64_t> SqliteStore::revocation_epoch(const std::string& issuer) {
+    const std::string what = "revocation_epoch " + issuer;
+    std::lock_guard lock(mu_);
+    return scalar(conn_, what, "SELECT COALESCE(MAX(epoch), 0) FROM revocation_epochs WHERE issuer = ?1", issuer);
+}
+
 Result<std::int64_t> SqliteStore::next_crl_number(const std::string& issuer) {
     const std::string what = "next_crl_number " + issuer;
     std::lock_guard lock(mu_);

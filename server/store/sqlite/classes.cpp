@@ -6,13 +6,14 @@ namespace irp::server::sqlite {
 namespace {
 
 const std::string kSelectClass =
-    "SELECT name, secret, previous_secret, previous_until, enabled, created_at, updated_at, methods, idevid_roots"
-    " FROM device_classes";
+    "SELECT name, secret, previous_secret, previous_until, enabled, created_at, updated_at, methods, idevid_roots,"
+    " version FROM device_classes";
 
 Result<ClassRecord> read_class(const Stmt& st) {
     return ClassRecord{st.text(0),    st.blob(1),    st.blob(2),
                        st.integer(3), st.integer(4) != 0, st.integer(5),
-                       st.integer(6), static_cast<unsigned>(st.integer(7)), st.text(8)};
+                       st.integer(6), static_cast<unsigned>(st.integer(7)), st.text(8),
+                       st.integer(9)};
 }
 
 }  // namespace
@@ -43,11 +44,17 @@ Result<void> SqliteStore::update_class(const ClassRecord& c, const AuditEvent& a
     auto upd =
         run(conn_, what,
             "UPDATE device_classes SET secret = ?2, previous_secret = ?3, previous_until = ?4, enabled = ?5,"
-            " updated_at = ?6, methods = ?7, idevid_roots = ?8 WHERE name = ?1",
+            " updated_at = ?6, methods = ?7, idevid_roots = ?8, version = version + 1"
+            " WHERE name = ?1 AND version = ?9",
             c.name, c.secret, c.previous_secret, c.previous_until, std::int64_t{c.enabled ? 1 : 0}, c.updated_at,
-            std::int64_t{c.methods}, c.idevid_roots);
+            std::int64_t{c.methods}, c.idevid_roots, c.version);
     if (!upd) return upd.error();
-    if (*upd == 0) return make_error(Code::not_found, "no class '" + c.name + "'");
+    if (*upd == 0) {
+        auto exists = scalar(conn_, what, "SELECT COUNT(*) FROM device_classes WHERE name = ?1", c.name);
+        if (!exists) return exists.error();
+        if (*exists == 0) return make_error(Code::not_found, "no class '" + c.name + "'");
+        return make_error(Code::conflict, "class '" + c.name + "' was changed by someone else meanwhile");
+    }
     if (auto r = insert_audit(conn_, audit, what); !r) return r.error();
     return tx.commit(what);
 }

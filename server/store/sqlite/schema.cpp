@@ -105,6 +105,20 @@ CREATE INDEX device_owners_history ON device_owners(device_id, since);
 ALTER TABLE device_classes ADD COLUMN methods INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE device_classes ADD COLUMN idevid_roots TEXT NOT NULL DEFAULT '';
 )sql"},
+    {7, R"sql(
+-- A counter per issuer that moves with every change to a certificate's
+-- revocation, whoever makes it (store.hpp, revocation_epoch): the CRL cache
+-- compares it instead of reading the whole revoked set on every check-in.
+CREATE TABLE revocation_epochs(issuer TEXT PRIMARY KEY, epoch INTEGER NOT NULL);
+CREATE TRIGGER certificates_revocation_epoch AFTER UPDATE OF revoked_at, revocation_reason ON certificates
+    WHEN OLD.revoked_at IS NOT NEW.revoked_at OR OLD.revocation_reason IS NOT NEW.revocation_reason
+    BEGIN
+        INSERT INTO revocation_epochs(issuer, epoch) VALUES(NEW.issuer, 1)
+            ON CONFLICT(issuer) DO UPDATE SET epoch = epoch + 1;
+    END;
+-- Optimistic concurrency for admin changes to a class (store.hpp, update_class).
+ALTER TABLE device_classes ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+)sql"},
 };
 constexpr int kLatestVersion = kMigrations[std::size(kMigrations) - 1].version;
 
