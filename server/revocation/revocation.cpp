@@ -67,22 +67,23 @@ Result<void> RevocationService::refresh(std::size_t at, std::unique_lock<std::mu
     auto epoch = store_.revocation_epoch(is.id);
     if (!epoch) return epoch.error();
     lock = std::unique_lock(mu_);
-    const bool fresh = !is.crl.empty() && now - is.status.this_update < s_.crl_refresh_s;
-    // A newer set than ours is already cached (a concurrent request): serve it.
-    if (fresh && *epoch <= is.epoch) return {};
+    auto fresh = [&] { return !is.crl.empty() && now - is.status.this_update < s_.crl_refresh_s; };
+    // Nothing revoked since the cached set was read (or a concurrent
+    // request has cached a newer one), and the CRL is young: serve it.
+    if (fresh() && *epoch <= is.epoch) return {};
     lock.unlock();
     // Entries may leave the CRL once the certificate has expired (RFC 5280
     // 3.3); keep them a day longer for relying parties with skewed clocks.
     auto entries = store_.revoked(is.id, now - 86'400);
     if (!entries) return entries.error();
     lock.lock();
-    if (is.epoch > *epoch && !is.crl.empty()) return {};  // overtaken by a newer read meanwhile
+    if (is.epoch > *epoch && fresh()) return {};  // a concurrent request cached a newer set meanwhile
     const bool same_set = !is.crl.empty() && entries->size() == is.entries.size() &&
                           std::equal(entries->begin(), entries->end(), is.entries.begin(),
                                      [](const RevokedEntry& a, const RevokedEntry& b) {
                                          return a.serial_hex == b.serial_hex && a.reason == b.reason;
                                      });
-    if (!(same_set && fresh)) {
+    if (!(same_set && fresh())) {
         auto r = resign(is, std::move(entries.value()), now);
         if (!r) return r.error();  // the epoch stays: the next request tries again
     }
