@@ -36,16 +36,6 @@ struct Fixture : irp_test::InMemoryServer {
     std::unique_ptr<wallet::Storage> storage = wallet::open_directory_storage(wallet_dir / "wallet");
     wallet::Clock clock{[] { return Time{0}; }, [this] { return now; }};
 
-    wallet::EnrollOptions enroll_options(const std::string& device_id) const {
-        wallet::EnrollOptions o;
-        o.device_id = device_id;
-        o.class_id = "default";
-        const auto t = derive_device_token(d.secret(), "default", device_id);
-        o.token = Bytes(t.begin(), t.end());
-        o.trusted_roots = {d.material().root_der};
-        return o;
-    }
-
     std::optional<wallet::Credentials> installed() {
         auto r = storage->load();
         REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));

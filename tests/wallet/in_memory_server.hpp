@@ -17,6 +17,7 @@
 #include "idwallet.hpp"
 #include "irp/core/frame.hpp"
 #include "irp/core/server_session.hpp"
+#include "irp/core/transcript.hpp"
 
 namespace irp_test {
 
@@ -37,6 +38,18 @@ struct InMemoryServer {
     server::HoldDesk holds{d.store(), [this] { return now; }, server::ApprovalPolicy{}};
     server::EnrollService svc{ca, d.store(), classes, holds, server::ServicePolicy{},
                               [this](const std::string& l) { log.push_back(l); }, [this] { return now; }};
+
+    // What a device of the "default" class is made with: its token and this
+    // domain's root.
+    wallet::EnrollOptions enroll_options(const std::string& device_id) const {
+        wallet::EnrollOptions o;
+        o.device_id = device_id;
+        o.class_id = "default";
+        const auto t = derive_device_token(d.secret(), "default", device_id);
+        o.token = Bytes(t.begin(), t.end());
+        o.trusted_roots = {d.material().root_der};
+        return o;
+    }
 };
 
 // The server's half of one connection, driven in the caller's thread: what

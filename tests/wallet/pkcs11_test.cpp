@@ -88,16 +88,6 @@ struct TokenWallet : irp_test::InMemoryServer {
         ok(wallet::use_token_keys(dir, {hsm.module(), kTokenUri, pin_file}));
     }
 
-    wallet::EnrollOptions enroll_options(const std::string& device_id) const {
-        wallet::EnrollOptions o;
-        o.device_id = device_id;
-        o.class_id = "default";
-        const auto t = derive_device_token(d.secret(), "default", device_id);
-        o.token = Bytes(t.begin(), t.end());
-        o.trusted_roots = {d.material().root_der};
-        return o;
-    }
-
     wallet::Outcome enroll(const wallet::EnrollOptions& o) {
         InMemoryTransport t(svc, d.material(), *server_rng);
         return ok(wallet::enroll(t, *storage, o, *wallet_rng, clock));
