@@ -208,20 +208,18 @@ Result<Decision> EnrollService::issue(const RequestReceived& req, const net::Pee
     if (!rights_text) return rights_text.error();
     auto rights = parse_rights_text(*rights_text);
     if (!rights) return make_error(Code::internal, "stored rights of " + req.device_id + ": " + rights.error().message);
-    auto der = ca_.issue_device(req.device_id, req.csr.public_key, now, *rights);
-    if (!der) return der.error();
-    auto info = crypto::parse_certificate(*der);
-    if (!info) return make_error(Code::internal, "issued certificate does not parse: " + info.error().message);
+    auto issued = ca_.issue_device(req.device_id, req.csr.public_key, now, *rights);
+    if (!issued) return issued.error();
 
     IssuanceRecord rec;
     auto& c = rec.certificate;
-    c.serial_hex = to_hex(info->serial);
+    c.serial_hex = std::move(issued->serial_hex);
     c.issuer = ca_.material().issuer_id;
     c.device_id = req.device_id;
     c.class_id = class_id;
-    c.der = *der;
-    c.not_before = info->not_before;
-    c.not_after = info->not_after;
+    c.der = issued->der;
+    c.not_before = issued->not_before;
+    c.not_after = issued->not_after;
     c.issued_at = now;
     c.status = CertStatus::issued;
     c.replaces = replaces ? replaces->serial_hex : std::string();
@@ -249,7 +247,7 @@ Result<Decision> EnrollService::issue(const RequestReceived& req, const net::Pee
         awaiting_order_.push_back(req.request_id);
     }
     Decision d;
-    d.result = Issued{std::move(der.value()), {ca_.material().ca_der, ca_.material().root_der}};
+    d.result = Issued{std::move(issued->der), {ca_.material().ca_der, ca_.material().root_der}};
     d.answer_request_id = held_id;
     d.serial_hex = c.serial_hex;
     return d;

@@ -234,8 +234,8 @@ Result<DomainMaterial> load_domain(const Config& cfg) {
     return m;
 }
 
-Result<Bytes> Authority::issue_device(const std::string& device_id, ByteView public_key, std::int64_t now,
-                                      const std::vector<crypto::Right>& rights) const {
+Result<IssuedCertificate> Authority::issue_device(const std::string& device_id, ByteView public_key,
+                                                  std::int64_t now, const std::vector<crypto::Right>& rights) const {
     crypto::IssueProfile p;
     p.serial = crypto::random_serial(rng_, 127);
     p.common_name = device_id;
@@ -254,7 +254,11 @@ Result<Bytes> Authority::issue_device(const std::string& device_id, ByteView pub
     if (!settings.crl_url.empty()) p.crl_urls = {settings.crl_url};
     if (!settings.ocsp_url.empty()) p.ocsp_urls = {settings.ocsp_url};
     p.rights = rights;
-    return crypto::issue_certificate(*m_.ca_key, m_.ca_der, public_key, p, rng_);
+    auto der = crypto::issue_certificate(*m_.ca_key, m_.ca_der, public_key, p, rng_);
+    if (!der) return der.error();
+    // random_serial leaves no leading zero byte, so this is the serial as
+    // a parser reads it back (authority tests compare the two).
+    return IssuedCertificate{std::move(*der), to_hex(p.serial), p.not_before, p.not_after};
 }
 
 }  // namespace irp::server

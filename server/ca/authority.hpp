@@ -64,6 +64,15 @@ struct ProfileSettings {
     std::string ocsp_url;  // AIA OCSP responder ("" = none)
 };
 
+// A certificate just issued, with the fields the store records, as they
+// were written (so the caller does not parse the certificate again).
+struct IssuedCertificate {
+    Bytes der;
+    std::string serial_hex;  // lower-case hex, no leading zero byte (as to_hex of the parsed serial)
+    std::int64_t not_before = 0;
+    std::int64_t not_after = 0;
+};
+
 class Authority {
 public:
     Authority(const DomainMaterial& m, ProfileSettings p, crypto::Random& rng) : m_(m), p_(p), rng_(rng) {}
@@ -74,8 +83,8 @@ public:
     // notBefore = now - backdate, notAfter = min(now + validity, CA notAfter).
     // `rights`, when any, become the device rights extension
     // (irp/crypto/rights.hpp).
-    Result<Bytes> issue_device(const std::string& device_id, ByteView public_key, std::int64_t now_unix,
-                               const std::vector<crypto::Right>& rights = {}) const;
+    Result<IssuedCertificate> issue_device(const std::string& device_id, ByteView public_key, std::int64_t now_unix,
+                                           const std::vector<crypto::Right>& rights = {}) const;
 
     const DomainMaterial& material() const { return m_; }
     // SIGHUP: lifetime and backdating apply to certificates issued afterwards.

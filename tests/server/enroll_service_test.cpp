@@ -259,7 +259,7 @@ TEST_CASE("renewal rejections carry their code and leave the store unchanged") {
         auto foreign = other_ca.issue_device("meter-8", dev.key.public_key_der(), kNow);
         REQUIRE(foreign.ok());
         const Snapshot before = snapshot(store);
-        check_rejected(f.svc.on_request(renew_request("meter-8", *foreign, dev.key, next, *f.rng), kPeer),
+        check_rejected(f.svc.on_request(renew_request("meter-8", foreign->der, dev.key, next, *f.rng), kPeer),
                        Code::unknown_certificate);
         check_unchanged(before, store);
     }
@@ -267,7 +267,7 @@ TEST_CASE("renewal rejections carry their code and leave the store unchanged") {
         auto unrecorded = f.ca.issue_device("meter-8", dev.key.public_key_der(), kNow);
         REQUIRE(unrecorded.ok());
         const Snapshot before = snapshot(store);
-        check_rejected(f.svc.on_request(renew_request("meter-8", *unrecorded, dev.key, next, *f.rng), kPeer),
+        check_rejected(f.svc.on_request(renew_request("meter-8", unrecorded->der, dev.key, next, *f.rng), kPeer),
                        Code::unknown_certificate);
         check_unchanged(before, store);
     }

@@ -177,7 +177,7 @@ TEST_CASE("exchange: a certificate swapped in transit is refused and reported") 
                 auto forged = f.ca.issue_device("pump-03", other_key->public_key_der(), f.now);
                 REQUIRE(forged.ok());
                 original = issued->certificate;
-                substitute = forged.value();
+                substitute = forged->der;
                 issued->certificate = substitute;
             }
         }

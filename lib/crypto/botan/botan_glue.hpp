@@ -8,6 +8,7 @@
 #include <string>
 
 #include "irp/crypto/crypto.hpp"
+#include "signer_cache.hpp"
 
 namespace irp::crypto {
 
@@ -16,6 +17,7 @@ struct PrivateKey::Impl {
     KeyAlgorithm algorithm;
     bool token = false;  // a PKCS#11 key (pkcs11.cpp): signs, never exports
     std::string pkcs11_uri = {};  // token keys: the URI that loads it again (PrivateKey::pkcs11_uri)
+    mutable SignerCache signers;  // signers made for `key`, reused (signer_cache.hpp)
 };
 
 // Presents one of our Random sources to Botan.

@@ -230,8 +230,9 @@ Result<std::string> PrivateKey::to_encrypted_pem(std::string_view passphrase, Ra
 Bytes PrivateKey::sign(ByteView message, Random& rng) const {
     try {
         BotanRng brng(rng);
-        Botan::PK_Signer signer(*impl_->key, brng, padding_for(impl_->algorithm), signature_format_for(impl_->algorithm));
-        return signer.sign_message(message.data(), message.size(), brng);
+        auto lease = impl_->signers.raw(*impl_->key, padding_for(impl_->algorithm),
+                                        signature_format_for(impl_->algorithm), brng);
+        return lease.signer().sign_message(message.data(), message.size(), brng);
     } catch (const std::exception&) {
         return {};  // documented: empty on failure
     }

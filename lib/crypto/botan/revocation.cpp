@@ -311,9 +311,8 @@ Result<Bytes> issue_crl(const PrivateKey& ca_key, ByteView ca_cert, const std::v
         if (!ca->crl_sign) return make_error(Code::bad_argument, "the CA certificate's key usage lacks cRLSign");
 
         BotanRng brng(rng);
-        Botan::AlgorithmIdentifier sig_algo;
-        const auto signer = Botan::X509_Object::choose_sig_format(sig_algo, *ca_key.impl().key, brng,
-                                                                  x509_hash_for(ca_key.algorithm()), "");
+        auto lease = ca_key.impl().signers.x509(*ca_key.impl().key, x509_hash_for(ca_key.algorithm()), brng);
+        const Botan::AlgorithmIdentifier& sig_algo = lease.algorithm();
         Botan::secure_vector<uint8_t> tbs;
         Botan::DER_Encoder der(tbs);
         der.start_cons(Botan::SEQUENCE)
@@ -347,7 +346,7 @@ Result<Bytes> issue_crl(const PrivateKey& ca_key, ByteView ca_cert, const std::v
             .end_cons()
             .end_cons();
         der.end_cons();
-        return Botan::X509_Object::make_signed(signer.get(), brng, sig_algo, tbs);
+        return Botan::X509_Object::make_signed(&lease.signer(), brng, sig_algo, tbs);
     } catch (const std::exception& e) {
         return make_error(Code::internal, std::string("cannot issue CRL: ") + e.what());
     }
@@ -419,9 +418,8 @@ Result<Bytes> make_ocsp_response(const PrivateKey& ca_key, ByteView ca_cert, con
         if (!ca) return ca.error();
 
         BotanRng brng(rng);
-        Botan::AlgorithmIdentifier sig_algo;
-        const auto signer = Botan::X509_Object::choose_sig_format(sig_algo, *ca_key.impl().key, brng,
-                                                                  x509_hash_for(ca_key.algorithm()), "");
+        auto lease = ca_key.impl().signers.x509(*ca_key.impl().key, x509_hash_for(ca_key.algorithm()), brng);
+        const Botan::AlgorithmIdentifier& sig_algo = lease.algorithm();
         const std::vector<uint8_t> empty;
 
         // ResponseData (version v1 is the DEFAULT, so absent).
@@ -476,7 +474,7 @@ Result<Bytes> make_ocsp_response(const PrivateKey& ca_key, ByteView ca_cert, con
         der.end_cons();
 
         // BasicOCSPResponse without certs: SEQUENCE { tbs, algorithm, signature }.
-        const auto basic = Botan::X509_Object::make_signed(signer.get(), brng, sig_algo, tbs);
+        const auto basic = Botan::X509_Object::make_signed(&lease.signer(), brng, sig_algo, tbs);
 
         Bytes out;
         Botan::DER_Encoder(out)

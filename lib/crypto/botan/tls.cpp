@@ -93,6 +93,10 @@ public:
     Botan::Private_Key* private_key_for(const Botan::X509_Certificate&, const std::string&, const std::string&) override {
         return key_->impl().key.get();
     }
+    // The signers kept for our key, when `k` is it (what private_key_for gave Botan).
+    SignerCache* signers_for(const Botan::Private_Key& k) const {
+        return &k == key_->impl().key.get() ? &key_->impl().signers : nullptr;
+    }
 
 private:
     std::shared_ptr<const PrivateKey> key_;
@@ -177,6 +181,16 @@ public:
     std::vector<Bytes> peer_certificates() const override { return peer_certs_; }
 
     // Botan::TLS::Callbacks
+    // The server's handshake signature, with a signer kept for the server key
+    // instead of a new one per handshake (signer_cache.hpp).
+    std::vector<uint8_t> tls_sign_message(const Botan::Private_Key& key, Botan::RandomNumberGenerator& rng,
+                                          const std::string& emsa, Botan::Signature_Format format,
+                                          const std::vector<uint8_t>& msg) override {
+        SignerCache* cache = server_creds_ ? server_creds_->signers_for(key) : nullptr;
+        if (!cache) return Botan::TLS::Callbacks::tls_sign_message(key, rng, emsa, format, msg);
+        auto lease = cache->raw(key, emsa, format, rng);
+        return lease.signer().sign_message(msg, rng);
+    }
     void tls_emit_data(const uint8_t data[], size_t size) override { out_.insert(out_.end(), data, data + size); }
     void tls_record_received(uint64_t, const uint8_t data[], size_t size) override {
         in_.insert(in_.end(), data, data + size);

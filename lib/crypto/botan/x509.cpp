@@ -399,9 +399,8 @@ Result<Bytes> issue_certificate(const PrivateKey& issuer_key, ByteView issuer_ce
             ext.add(new RawExtension(kRightsExtensionOid, std::move(*value)), false);
         }
 
-        Botan::AlgorithmIdentifier sig_algo;
-        auto signer = Botan::X509_Object::choose_sig_format(sig_algo, *issuer_key.impl().key, brng,
-                                                           x509_hash_for(issuer_key.algorithm()), "");
+        auto lease = issuer_key.impl().signers.x509(*issuer_key.impl().key, x509_hash_for(issuer_key.algorithm()), brng);
+        const Botan::AlgorithmIdentifier& sig_algo = lease.algorithm();
         // The TBSCertificate as Botan::X509_CA::make_cert writes it, signed
         // here so the new certificate is not decoded again (make_cert
         // returns a parsed X509_Certificate; the caller parses once).
@@ -421,7 +420,7 @@ Result<Bytes> issue_certificate(const PrivateKey& issuer_key, ByteView issuer_ce
             .raw_bytes(subject_pub)
             .start_explicit(3).start_cons(Botan::SEQUENCE).encode(ext).end_cons().end_explicit()
             .end_cons();
-        return Botan::X509_Object::make_signed(signer.get(), brng, sig_algo,
+        return Botan::X509_Object::make_signed(&lease.signer(), brng, sig_algo,
                                                Botan::secure_vector<std::uint8_t>(tbs.begin(), tbs.end()));
     } catch (const std::exception& e) {
         return make_error(Code::issuance_failed, std::string("cannot issue certificate: ") + e.what());
