@@ -13,6 +13,7 @@ IRP_PACKAGES=(
     libtomlplusplus-dev libcli11-dev libsqlite3-dev doctest-dev libcpp-httplib-dev nlohmann-json3-dev
     sqlite3 openssl xxd curl gnutls-bin
     faketime  # tests/e2e/daemon.sh: a domain CA made two days ago
+    python3  # tests/e2e/daemon.sh and revocation.sh: raw sockets for the slow and oversized peers
     postgresql libpq-dev
     libp11-kit-dev softhsm2 opensc
     chromium  # tests/ui: the admin web page in headless Chromium (Playwright drives /usr/bin/chromium)

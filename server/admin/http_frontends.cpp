@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "admin/api_util.hpp"
+#include "admin/bounded_http.hpp"
 #include "admin/routes.hpp"
 
 namespace irp::server {
@@ -13,7 +14,10 @@ struct HttpFrontends::Impl {
     explicit Impl(HttpDeps deps) : d(std::move(deps)) {}
     HttpDeps d;
     std::string admin_listen, http_listen;
-    httplib::Server admin, http;
+    // Every request is read within bounds (bounded_http.hpp): the admin port
+    // takes bodies up to 4 MiB, so it gets more time per request.
+    BoundedHttpServer admin{HttpLimits{32 * 1024, std::chrono::seconds(30)}};
+    BoundedHttpServer http{HttpLimits{32 * 1024, std::chrono::seconds(10)}};
     std::thread admin_thread, http_thread;
     int admin_bound = -1, http_bound = -1;
 
@@ -79,7 +83,7 @@ struct HttpFrontends::Impl {
         // the 64 KiB a relying party may send.
         admin.set_payload_max_length(4 * 1024 * 1024);
         http.set_payload_max_length(64 * 1024);
-        for (auto* s : {&admin, &http}) {
+        for (httplib::Server* s : {&admin, &http}) {
             s->set_read_timeout(5, 0);
             s->set_write_timeout(5, 0);
             s->set_keep_alive_max_count(100);
