@@ -25,11 +25,16 @@ namespace irp::server::admin {
 struct HttpLimits {
     std::size_t max_head = 32 * 1024;
     std::chrono::milliseconds request_deadline{10'000};
+    // Worker threads: each serves one connection at a time, including while
+    // it waits for a peer's first byte or next keep-alive request (5 s).
+    std::size_t threads = 8;
 };
 
 class BoundedHttpServer final : public httplib::Server {
 public:
-    explicit BoundedHttpServer(HttpLimits limits = {}) : limits_(limits) {}
+    explicit BoundedHttpServer(HttpLimits limits = {}) : limits_(limits) {
+        new_task_queue = [n = limits_.threads] { return new httplib::ThreadPool(n); };
+    }
     const HttpLimits& limits() const { return limits_; }
 
 private:

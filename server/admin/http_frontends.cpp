@@ -15,9 +15,11 @@ struct HttpFrontends::Impl {
     HttpDeps d;
     std::string admin_listen, http_listen;
     // Every request is read within bounds (bounded_http.hpp): the admin port
-    // takes bodies up to 4 MiB, so it gets more time per request.
-    BoundedHttpServer admin{HttpLimits{32 * 1024, std::chrono::seconds(30)}};
-    BoundedHttpServer http{HttpLimits{32 * 1024, std::chrono::seconds(10)}};
+    // takes bodies up to 4 MiB, so it gets more time per request; the public
+    // port gets more threads, so idle or slow peers need many more
+    // connections before relying parties wait.
+    BoundedHttpServer admin{HttpLimits{32 * 1024, std::chrono::seconds(30), 8}};
+    BoundedHttpServer http{HttpLimits{32 * 1024, std::chrono::seconds(10), 32}};
     std::thread admin_thread, http_thread;
     int admin_bound = -1, http_bound = -1;
 
