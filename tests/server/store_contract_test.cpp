@@ -382,6 +382,15 @@ CONTRACT_CASE("install reports") {
         REQUIRE(log->size() == 1);
         CHECK(log->front().action == "install");
     }
+    SUBCASE("a report never moves last_seen back, and is still recorded") {
+        REQUIRE(store->record_install("0d01", 0, install_event("0d01", 900)).ok());
+        CHECK(cert(*store, "0d01").status == CertStatus::installed);
+        CHECK((*store->find_device("dev-1"))->last_seen == 1000);
+        auto log = store->audit_log(1);
+        REQUIRE(log.ok());
+        REQUIRE(log->size() == 1);
+        CHECK(log->front().action == "install");
+    }
     SUBCASE("a failure report marks it install_failed with the code") {
         REQUIRE(store->record_install("0d02", 0xfffffffe, install_event("0d02", 1200)).ok());
         const auto c = cert(*store, "0d02");

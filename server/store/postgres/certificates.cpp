@@ -79,9 +79,10 @@ Result<void> PgStore::record_install(const std::string& serial_hex, std::uint32_
     const auto status = static_cast<std::int64_t>(report == 0 ? CertStatus::installed : CertStatus::install_failed);
     return write<void>("record_install " + serial_hex, [&](const std::string& what) -> Result<void> {
         // Device first, then the certificate: the lock order of record_issuance.
+        // Only forward, as in SQLite: an unchanged row is not written.
         auto dev = run(what + ": update device",
                        "UPDATE devices SET last_seen = $1 WHERE device_id ="
-                       " (SELECT device_id FROM certificates WHERE serial = $2)",
+                       " (SELECT device_id FROM certificates WHERE serial = $2) AND last_seen < $1",
                        audit.at, serial_hex);
         if (!dev) return dev.error();
         auto cert = run(what + ": update certificate",

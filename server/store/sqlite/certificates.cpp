@@ -137,9 +137,11 @@ Result<void> SqliteStore::record_install(const std::string& serial_hex, std::uin
         if (!cert) return cert.error();
         if (*cert == 0) return make_error(Code::unknown_certificate, what + ": no such certificate");
 
+        // Only forward: a report in the second of the issuance (the usual
+        // case) leaves the row, its index and so two WAL pages untouched.
         auto dev = run(db, what + ": update device",
                        "UPDATE devices SET last_seen = ?1 WHERE device_id ="
-                       " (SELECT device_id FROM certificates WHERE serial = ?2)",
+                       " (SELECT device_id FROM certificates WHERE serial = ?2) AND last_seen < ?1",
                        audit.at, serial_hex);
         if (!dev) return dev.error();
 
