@@ -11,8 +11,10 @@
 //     most `max_head` bytes, else the peer gets 431 and the connection closes;
 //   - the whole request (head and body) arrives within `request_deadline` of
 //     the moment the server started reading it, else 408 and close.
-// The body stays bounded by set_payload_max_length, as before. Everything
-// else (routing, keep-alive, responses) is cpp-httplib's.
+// The body stays bounded by set_payload_max_length, as before. Parsing,
+// routing and responses are cpp-httplib's; the keep-alive loop is ours (it
+// keeps bytes already read for the next request, which cpp-httplib 0.11's
+// own loop drops, so pipelined requests are answered).
 #pragma once
 
 #include <httplib.h>
