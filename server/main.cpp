@@ -142,6 +142,7 @@ int cmd_run(const std::string& config_path) {
         server::HttpDeps{**store, revocation, classes, metrics, admin_token, cfg->domain, unix_now, log, log_format, &holds,
                          &statements, notify},
         cfg->admin_listen, cfg->http_listen);
+    http.set_http_max_per_source(cfg->http_max_per_source);
     if (auto r = http.start(); !r) return fail(r.error());
     // Without an explicit base_url, certificates point at the port actually
     // bound (which differs from the config when it says port 0).
@@ -261,6 +262,7 @@ int cmd_run(const std::string& config_path) {
         maintenance.set(maintenance_of(running));
         ca.set_profile(profile_of(running));
         if (running_server) running_server->update(live_of(running));
+        http.set_http_max_per_source(running.http_max_per_source);
         auto join = [](const std::vector<std::string>& v) {
             std::string out;
             for (const auto& k : v) out += (out.empty() ? "" : ",") + k;

@@ -31,6 +31,7 @@ ReloadPlan plan_reload(const Config& r, const Config& n) {
     compare(live, "limits.challenge_ttl_s", r.challenge_ttl_s, n.challenge_ttl_s);
     compare(live, "limits.per_source_rate", r.per_source_rate, n.per_source_rate);
     compare(live, "limits.per_source_burst", r.per_source_burst, n.per_source_burst);
+    compare(live, "http.max_connections_per_source", r.http_max_per_source, n.http_max_per_source);
     compare(live, "profile.validity_days", r.validity_days, n.validity_days);
     compare(live, "profile.backdate_s", r.backdate_s, n.backdate_s);
     compare(live, "profile.key_algorithms", r.key_algorithms, n.key_algorithms);
@@ -93,6 +94,7 @@ Config apply_live(const Config& running, const Config& n) {
     c.challenge_ttl_s = n.challenge_ttl_s;
     c.per_source_rate = n.per_source_rate;
     c.per_source_burst = n.per_source_burst;
+    c.http_max_per_source = n.http_max_per_source;
     c.validity_days = n.validity_days;
     c.backdate_s = n.backdate_s;
     c.key_algorithms = n.key_algorithms;

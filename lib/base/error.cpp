@@ -51,6 +51,7 @@ constexpr Row kNames[] = {
     {Code::storage_unavailable, "storage_unavailable"},
     {Code::internal, "internal"},
     {Code::issuance_failed, "issuance_failed"},
+    {Code::too_many_connections, "too_many_connections"},
 };
 }  // namespace
 
@@ -72,7 +73,7 @@ Category category_of(Code c) {
     if (n >= 200 && n < 300) return Category::auth;
     if (n >= 300 && n < 400) return Category::policy;
     if (n >= 400 && n < 500) return Category::usage;
-    if (c == Code::storage_unavailable) return Category::unavailable;
+    if (c == Code::storage_unavailable || c == Code::too_many_connections) return Category::unavailable;
     return Category::internal;
 }
 
@@ -89,7 +90,7 @@ const char* category_name(Category c) {
 }
 
 bool is_retryable(Code c) {
-    return c == Code::storage_unavailable || c == Code::challenge_expired ||
+    return c == Code::storage_unavailable || c == Code::too_many_connections || c == Code::challenge_expired ||
            c == Code::deadline_exceeded || c == Code::connection_closed;
 }
 

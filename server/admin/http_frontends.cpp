@@ -17,7 +17,8 @@ struct HttpFrontends::Impl {
     // Every request is read within bounds (bounded_http.hpp): the admin port
     // takes bodies up to 4 MiB, so it gets more time per request; the public
     // port gets more threads, so idle or slow peers need many more
-    // connections before relying parties wait.
+    // connections before relying parties wait, and a bound per source
+    // address (set_http_max_per_source), so one peer cannot hold them all.
     BoundedHttpServer admin{HttpLimits{32 * 1024, std::chrono::seconds(30), 8}};
     BoundedHttpServer http{HttpLimits{32 * 1024, std::chrono::seconds(10), 32}};
     std::thread admin_thread, http_thread;
@@ -93,6 +94,7 @@ struct HttpFrontends::Impl {
             // response waits out the peer's delayed ACK (~40 ms).
             s->set_tcp_nodelay(true);
         }
+        http.on_refused = [this] { d.metrics.http_refused(); };
     }
 };
 
@@ -126,6 +128,8 @@ void HttpFrontends::stop() {
     if (impl_->admin_thread.joinable()) impl_->admin_thread.join();
     if (impl_->http_thread.joinable()) impl_->http_thread.join();
 }
+
+void HttpFrontends::set_http_max_per_source(std::size_t n) { impl_->http.set_max_per_source(n); }
 
 std::uint16_t HttpFrontends::admin_port() const { return static_cast<std::uint16_t>(impl_->admin_bound); }
 std::uint16_t HttpFrontends::http_port() const { return static_cast<std::uint16_t>(impl_->http_bound); }

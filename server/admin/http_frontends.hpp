@@ -48,6 +48,10 @@ public:
     // Binds both listeners and starts serving; ports are known afterwards.
     Result<void> start();
     void stop();
+    // [http] max_connections_per_source: connections one source address may
+    // have served at once on the CRL/OCSP port (0 = no bound). At start and
+    // on SIGHUP.
+    void set_http_max_per_source(std::size_t n);
     std::uint16_t admin_port() const;
     std::uint16_t http_port() const;
 

@@ -75,6 +75,10 @@ std::string Metrics::render(std::int64_t now) const {
     out += "# HELP irp_connections_refused_total Connections refused by the per-source rate limit or the cap.\n"
            "# TYPE irp_connections_refused_total counter\n";
     line("irp_connections_refused_total", refused_);
+    out += "# HELP irp_http_connections_refused_total CRL/OCSP connections answered 503: their source address had "
+           "http.max_connections_per_source open.\n"
+           "# TYPE irp_http_connections_refused_total counter\n";
+    line("irp_http_connections_refused_total", http_refused_);
     out += "# HELP irp_crl_age_seconds Age of the CRL last signed by this server, per issuing CA (-1: none yet).\n"
            "# TYPE irp_crl_age_seconds gauge\n";
     for (const auto& c : crl_ages_) {

@@ -90,6 +90,7 @@ constexpr KeySpec kKeys[] = {
     integer("http", "crl_validity_s", &Config::crl_validity_s, 60, 31'536'000),
     integer("http", "crl_refresh_s", &Config::crl_refresh_s, 10, 31'536'000),
     integer("http", "ocsp_validity_s", &Config::ocsp_validity_s, 60, 31'536'000),
+    integer("http", "max_connections_per_source", &Config::http_max_per_source, 0, 4'096),
     integer("approval", "retry_after_s", &Config::approval_retry_after_s, 1, 86'400),
     integer("approval", "retry_max_s", &Config::approval_retry_max_s, 1, 7 * 86'400),
     integer("approval", "expire_s", &Config::approval_expire_s, 60, 365 * 86'400),

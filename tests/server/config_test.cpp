@@ -116,6 +116,7 @@ void check_equal(const Config& a, const Config& b) {
     CHECK(a.crl_validity_s == b.crl_validity_s);
     CHECK(a.crl_refresh_s == b.crl_refresh_s);
     CHECK(a.ocsp_validity_s == b.ocsp_validity_s);
+    CHECK(a.http_max_per_source == b.http_max_per_source);
     REQUIRE(a.classes.size() == b.classes.size());
     for (auto ia = a.classes.begin(), ib = b.classes.begin(); ia != a.classes.end(); ++ia, ++ib) {
         CHECK(ia->first == ib->first);
@@ -382,6 +383,7 @@ base_url = "http://pki.example.com/irp/"
 crl_validity_s = 7200
 crl_refresh_s = 600
 ocsp_validity_s = 300
+max_connections_per_source = 3
 )";
     auto r = parse_config(text, kOrigin);
     REQUIRE(r.ok());
@@ -392,6 +394,9 @@ ocsp_validity_s = 300
     CHECK(r->crl_validity_s == 7200);
     CHECK(r->crl_refresh_s == 600);
     CHECK(r->ocsp_validity_s == 300);
+    CHECK(r->http_max_per_source == 3);
+    CHECK(parse_config(kMinimal, kOrigin)->http_max_per_source == 8);
+    CHECK(contains(error_of(replace(text, "source = 3", "source = 5000")), "'http.max_connections_per_source' must be an integer"));
     CHECK(contains(error_of(replace(text, "http://pki.example.com/irp/", "ftp://x")), "'http.base_url' must be an http:// URL"));
     CHECK(contains(error_of(replace(text, "127.0.0.1:9605", "nope")), "'admin.listen' must be"));
     CHECK(contains(error_of(replace(text, "crl_refresh_s = 600", "crl_refresh_s = 1")), "'http.crl_refresh_s' must be an integer"));

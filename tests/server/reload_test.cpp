@@ -25,6 +25,7 @@ TEST_CASE("reload: live keys are applied, the rest is named for a restart") {
     Config n = r;
     n.validity_days = 30;
     n.per_source_rate = 10;
+    n.http_max_per_source = 0;
     n.classes["b"] = ClassConfig{"b", "/s/b"};
     n.listen_port = 9999;
     n.database = "/elsewhere.db";
@@ -34,6 +35,7 @@ TEST_CASE("reload: live keys are applied, the rest is named for a restart") {
     CHECK(has(p.need_restart, "domain.retired"));
     CHECK(has(p.applied, "profile.validity_days"));
     CHECK(has(p.applied, "limits.per_source_rate"));
+    CHECK(has(p.applied, "http.max_connections_per_source"));
     CHECK(has(p.applied, "classes"));
     CHECK(has(p.need_restart, "server.listen"));
     CHECK(has(p.need_restart, "storage.database"));
@@ -43,6 +45,7 @@ TEST_CASE("reload: live keys are applied, the rest is named for a restart") {
     const Config after = apply_live(r, n);
     CHECK(after.validity_days == 30);
     CHECK(after.per_source_rate == 10);
+    CHECK(after.http_max_per_source == 0);
     CHECK(after.classes.size() == 2);
     // Restart-only keys keep their running values.
     CHECK(after.listen_port == r.listen_port);
