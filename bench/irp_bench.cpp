@@ -116,10 +116,15 @@ ProcSample read_proc(long pid) {
     s.user_s = static_cast<double>(std::stoll(f[11])) / tck;
     s.sys_s = static_cast<double>(std::stoll(f[12])) / tck;
     s.ok = true;
-    std::istringstream status(read_text("/proc/" + std::to_string(pid) + "/status"));
-    for (std::string line; std::getline(status, line);) {
-        if (line.rfind("voluntary_ctxt_switches:", 0) == 0) s.voluntary_cs = std::stoll(line.substr(24));
-        if (line.rfind("nonvoluntary_ctxt_switches:", 0) == 0) s.involuntary_cs = std::stoll(line.substr(27));
+    // Context switches are counted per thread (/proc/PID/status has the
+    // main thread's only): sum the live threads.
+    std::error_code ec;
+    for (const auto& t : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+        std::istringstream status(read_text(t.path().string() + "/status"));
+        for (std::string line; std::getline(status, line);) {
+            if (line.rfind("voluntary_ctxt_switches:", 0) == 0) s.voluntary_cs += std::stoll(line.substr(24));
+            if (line.rfind("nonvoluntary_ctxt_switches:", 0) == 0) s.involuntary_cs += std::stoll(line.substr(27));
+        }
     }
     std::istringstream io(read_text("/proc/" + std::to_string(pid) + "/io"));
     for (std::string line; std::getline(io, line);) {
