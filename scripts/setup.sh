@@ -11,6 +11,7 @@ IRP_PACKAGES=(
     build-essential cmake ninja-build pkg-config
     libbotan-2-dev libasio-dev libprotobuf-dev protobuf-compiler
     libtomlplusplus-dev libcli11-dev libsqlite3-dev doctest-dev libcpp-httplib-dev nlohmann-json3-dev
+    libmicrohttpd-dev  # the public CRL/OCSP listener: event-driven, so slow peers cost no threads
     sqlite3 openssl xxd curl gnutls-bin
     faketime  # tests/e2e/daemon.sh: a domain CA made two days ago
     python3  # tests/e2e/daemon.sh and revocation.sh: raw sockets for the slow and oversized peers

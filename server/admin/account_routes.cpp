@@ -419,14 +419,6 @@ void add_statement_routes(Routes& r) {
                     if (!s) return send_error(res, s.error());
                     send_json(res, 200, status_json(*s));
                 }));
-    r.http.Get("/account/([0-9a-f]{1,40})", [&d = r.d](const httplib::Request& req, httplib::Response& res) {
-        if (!d.statements) return send_error(res, 503, Code::internal, "account statements are not served here");
-        auto s = d.statements->signed_statement(req.matches[1]);
-        if (!s) return send_error(res, s.error());
-        res.status = 200;
-        res.set_header("Cache-Control", "max-age=60");
-        res.set_content(std::string(s->begin(), s->end()), "application/x-irp-account-statement");
-    });
 }
 
 }  // namespace

@@ -55,18 +55,6 @@ std::string address_of(const sockaddr_storage& ss, int& port) {
     return text;
 }
 
-// An answer of ours with a JSON error like the admin API's; the connection
-// closes after it.
-std::string error_answer(int status, const char* reason, Code code, const std::string& message,
-                         const std::string& extra_headers) {
-    const std::string body =
-        nlohmann::json{{"error", {{"code", static_cast<int>(code)}, {"name", code_name(code)}, {"message", message}}}}
-            .dump();
-    return "HTTP/1.1 " + std::to_string(status) + " " + reason +
-           "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
-           extra_headers + "Connection: close\r\n\r\n" + body;
-}
-
 // The socket as cpp-httplib sees it: buffered reads, and the two bounds of
 // bounded_http.hpp counted over exactly the bytes handed to the parser.
 class BoundedStream final : public httplib::Stream {
@@ -185,7 +173,12 @@ private:
     // the connection is closed afterwards.
     void refuse(int status, const char* reason, Code code, const std::string& message) {
         if (refused_) return;
-        const std::string out = error_answer(status, reason, code, message, "");
+        const std::string body =
+            nlohmann::json{{"error", {{"code", static_cast<int>(code)}, {"name", code_name(code)}, {"message", message}}}}
+                .dump();
+        const std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason +
+                                "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                                "\r\nConnection: close\r\n\r\n" + body;
         for (std::size_t sent = 0; sent < out.size();) {
             const ssize_t r = send_some(out.data() + sent, out.size() - sent);
             if (r <= 0) break;
@@ -223,84 +216,12 @@ void linger_close(int fd) {
     }
 }
 
-// Reads and drops what the peer has sent so far, without waiting.
-void drop_pending(int fd) {
-    char sink[4096];
-    for (std::size_t dropped = 0; dropped < 64 * 1024;) {
-        const ssize_t r = ::recv(fd, sink, sizeof sink, MSG_DONTWAIT);
-        if (r <= 0) return;
-        dropped += static_cast<std::size_t>(r);
-    }
-}
-
-// A connection over max_per_source: 503 at once, without waiting for or
-// parsing the request, so a source that opens connections in a loop costs a
-// worker microseconds each. What the peer sent so far is dropped before the
-// close, so that the close does not reset the connection under the answer;
-// a request that arrives later may meet a reset, which a client treats like
-// the 503: try again later.
-void refuse_connection(int fd, std::size_t cap) {
-    drop_pending(fd);
-    const std::string out =
-        error_answer(503, "Service Unavailable", Code::too_many_connections,
-                     "this address has " + std::to_string(cap) + " connections open here already; retry after one ends",
-                     "Retry-After: 1\r\n");
-    // A new connection's send buffer is empty: this does not block.
-    (void)::send(fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    ::shutdown(fd, SHUT_WR);
-    drop_pending(fd);
-}
-
-// What max_per_source counts by: the IPv4 address, or the IPv6 /64 (one
-// host usually has a whole /64 to pick addresses from).
-std::string source_of(int fd) {
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    int port = 0;
-    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return {};
-    if (ss.ss_family == AF_INET6) {
-        auto& a = reinterpret_cast<sockaddr_in6&>(ss);
-        if (!IN6_IS_ADDR_V4MAPPED(&a.sin6_addr)) std::memset(a.sin6_addr.s6_addr + 8, 0, 8);
-    }
-    return address_of(ss, port);
-}
-
 }  // namespace
-
-bool BoundedHttpServer::admit(const std::string& source) {
-    const std::size_t cap = max_per_source_;
-    std::lock_guard lk(sources_mu_);
-    auto& n = sources_[source];
-    if (cap > 0 && n >= cap) return false;
-    ++n;
-    return true;
-}
-
-void BoundedHttpServer::release(const std::string& source) {
-    std::lock_guard lk(sources_mu_);
-    auto it = sources_.find(source);
-    if (it != sources_.end() && --it->second == 0) sources_.erase(it);
-}
 
 // cpp-httplib's own loop (process_server_socket), with our stream: up to
 // keep_alive_max_count requests, each within the limits, while the peer
 // starts the next one within the keep-alive timeout.
 bool BoundedHttpServer::process_and_close_socket(socket_t sock) {
-    // Counted with or without a bound, so that a bound set later (SIGHUP)
-    // sees the connections already being served.
-    const std::string source = source_of(sock);
-    if (!admit(source)) {
-        if (on_refused) on_refused();  // first: counted before the peer sees the answer
-        refuse_connection(sock, max_per_source_);
-        ::close(sock);
-        return false;
-    }
-    struct Release {
-        BoundedHttpServer* self;
-        const std::string& source;
-        ~Release() { self->release(source); }
-    } release_at_end{this, source};
-
     const milliseconds read_timeout(read_timeout_sec_ * 1000 + read_timeout_usec_ / 1000);
     const milliseconds write_timeout(write_timeout_sec_ * 1000 + write_timeout_usec_ / 1000);
     BoundedStream strm(sock, limits_, read_timeout, write_timeout, svr_sock_);

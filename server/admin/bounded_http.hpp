@@ -1,20 +1,18 @@
-// A cpp-httplib server whose connections read each request within bounds.
+// A cpp-httplib server whose connections read each request within bounds:
+// the admin port (the public port is public_http.hpp).
 //
 // cpp-httplib 0.11 (Debian 12) reads a request line and header fields with
 // no size limit, and gives a peer 5 s per read with no limit on the whole
-// request. On the public CRL/OCSP port that let one peer make the server
-// hold gigabytes (a request line that never ends: 4 connections sending
-// 1 GB each took the process to 4.4 GB), or keep a worker thread forever by
-// trickling a byte every few seconds. This server reads every connection
+// request. That let one peer make the server hold gigabytes (a request line
+// that never ends: 4 connections sending 1 GB each took the process to
+// 4.4 GB), or keep a worker thread forever by trickling a byte every few
+// seconds. This server reads every connection
 // through a stream of ours that enforces, per request:
 //   - the head (request line and header fields, up to the empty line) is at
 //     most `max_head` bytes, else the peer gets 431 and the connection closes;
 //   - the whole request (head and body) arrives within `request_deadline` of
 //     the moment the server started reading it, else 408 and close.
-// The body stays bounded by set_payload_max_length, as before. And one
-// source address has at most `max_per_source` connections served at once:
-// a further one gets 503 at once (code 503 too_many_connections) and is
-// closed, so one peer cannot take every worker. Parsing,
+// The body stays bounded by set_payload_max_length, as before. Parsing,
 // routing and responses are cpp-httplib's; the keep-alive loop is ours (it
 // keeps bytes already read for the next request, which cpp-httplib 0.11's
 // own loop drops, so pipelined requests are answered).
@@ -22,14 +20,8 @@
 
 #include <httplib.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstddef>
-#include <cstdint>
-#include <functional>
-#include <mutex>
-#include <string>
-#include <unordered_map>
 
 namespace irp::server::admin {
 
@@ -39,35 +31,18 @@ struct HttpLimits {
     // Worker threads: each serves one connection at a time, including while
     // it waits for a peer's first byte or next keep-alive request (5 s).
     std::size_t threads = 8;
-    // Connections one source address may have served at once (read,
-    // answered, or waiting for its next keep-alive request); 0 = no bound.
-    // Behind a reverse proxy every connection comes from the proxy's address.
-    std::size_t max_per_source = 0;
 };
 
 class BoundedHttpServer final : public httplib::Server {
 public:
-    explicit BoundedHttpServer(HttpLimits limits = {}) : limits_(limits), max_per_source_(limits.max_per_source) {
+    explicit BoundedHttpServer(HttpLimits limits = {}) : limits_(limits) {
         new_task_queue = [n = limits_.threads] { return new httplib::ThreadPool(n); };
     }
     const HttpLimits& limits() const { return limits_; }
 
-    // Changes max_per_source while serving (SIGHUP); connections already
-    // served are not closed.
-    void set_max_per_source(std::size_t n) { max_per_source_ = n; }
-    // Called (on a worker thread) for each connection refused by
-    // max_per_source. Set before listening.
-    std::function<void()> on_refused;
-
 private:
     bool process_and_close_socket(socket_t sock) override;
-    bool admit(const std::string& source);
-    void release(const std::string& source);
-
     HttpLimits limits_;
-    std::atomic<std::size_t> max_per_source_;
-    std::mutex sources_mu_;
-    std::unordered_map<std::string, std::size_t> sources_;  // connections being served, per source address
 };
 
 }  // namespace irp::server::admin

@@ -4,6 +4,7 @@
 
 #include "admin/api_util.hpp"
 #include "admin/bounded_http.hpp"
+#include "admin/public_http.hpp"
 #include "admin/routes.hpp"
 
 namespace irp::server {
@@ -14,14 +15,14 @@ struct HttpFrontends::Impl {
     explicit Impl(HttpDeps deps) : d(std::move(deps)) {}
     HttpDeps d;
     std::string admin_listen, http_listen;
-    // Every request is read within bounds (bounded_http.hpp): the admin port
-    // takes bodies up to 4 MiB, so it gets more time per request; the public
-    // port gets more threads, so idle or slow peers need many more
-    // connections before relying parties wait, and a bound per source
-    // address (set_http_max_per_source), so one peer cannot hold them all.
+    // The admin port (loopback, token) reads every request within bounds
+    // (bounded_http.hpp), bodies up to 4 MiB. The public port is
+    // event-driven (public_http.hpp): slow or idle peers hold a connection
+    // slot, not a thread.
     BoundedHttpServer admin{HttpLimits{32 * 1024, std::chrono::seconds(30), 8}};
-    BoundedHttpServer http{HttpLimits{32 * 1024, std::chrono::seconds(10), 32}};
-    std::thread admin_thread, http_thread;
+    PublicHttpServer http{PublicHttpLimits{}, [this](const std::string& method, const std::string& path,
+                                                     const std::string& body) { return answer_public(d, method, path, body); }};
+    std::thread admin_thread;
     int admin_bound = -1, http_bound = -1;
 
     bool authorised(const httplib::Request& req, httplib::Response& res) {
@@ -75,7 +76,7 @@ struct HttpFrontends::Impl {
         admin.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
             res.set_content(d.metrics.render(d.clock()), "text/plain; version=0.0.4");
         });
-        Routes r{d, admin, http, [this](auto f) { return guarded(std::move(f)); }};
+        Routes r{d, admin, [this](auto f) { return guarded(std::move(f)); }};
         add_inventory_routes(r);
         add_class_routes(r);
         add_revocation_routes(r);
@@ -85,15 +86,12 @@ struct HttpFrontends::Impl {
         // Bulk imports and transfers (up to 10 000 entries) need more than
         // the 64 KiB a relying party may send.
         admin.set_payload_max_length(4 * 1024 * 1024);
-        http.set_payload_max_length(64 * 1024);
-        for (httplib::Server* s : {&admin, &http}) {
-            s->set_read_timeout(5, 0);
-            s->set_write_timeout(5, 0);
-            s->set_keep_alive_max_count(100);
-            // Headers and body leave in separate writes: without NODELAY each
-            // response waits out the peer's delayed ACK (~40 ms).
-            s->set_tcp_nodelay(true);
-        }
+        admin.set_read_timeout(5, 0);
+        admin.set_write_timeout(5, 0);
+        admin.set_keep_alive_max_count(100);
+        // Headers and body leave in separate writes: without NODELAY each
+        // response waits out the peer's delayed ACK (~40 ms).
+        admin.set_tcp_nodelay(true);
         http.on_refused = [this] { d.metrics.http_refused(); };
     }
 };
@@ -115,9 +113,11 @@ Result<void> HttpFrontends::start() {
         return {};
     };
     if (auto r = bind(impl_->admin, impl_->admin_listen, impl_->admin_bound); !r) return r;
-    if (auto r = bind(impl_->http, impl_->http_listen, impl_->http_bound); !r) return r;
+    const auto [host, port] = split_listen(impl_->http_listen);
+    auto bound = impl_->http.start(host, static_cast<std::uint16_t>(port));
+    if (!bound) return make_error(Code::bad_argument, "cannot listen on " + impl_->http_listen);
+    impl_->http_bound = *bound;
     impl_->admin_thread = std::thread([this] { impl_->admin.listen_after_bind(); });
-    impl_->http_thread = std::thread([this] { impl_->http.listen_after_bind(); });
     return {};
 }
 
@@ -126,7 +126,6 @@ void HttpFrontends::stop() {
     impl_->admin.stop();
     impl_->http.stop();
     if (impl_->admin_thread.joinable()) impl_->admin_thread.join();
-    if (impl_->http_thread.joinable()) impl_->http_thread.join();
 }
 
 void HttpFrontends::set_http_max_per_source(std::size_t n) { impl_->http.set_max_per_source(n); }

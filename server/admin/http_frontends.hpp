@@ -1,7 +1,8 @@
 // The server's two HTTP listeners, beside the IRP listener:
 //   admin (loopback by default): the JSON admin API (bearer token) and /metrics
-//   http: CRL and OCSP for relying parties (no authentication, by design)
-// Both run on cpp-httplib's own threads; neither touches the IRP sessions.
+//   http: CRL, OCSP and account statements for relying parties (no
+//         authentication, by design), event-driven on libmicrohttpd
+// The admin port runs on cpp-httplib's threads; neither touches the IRP sessions.
 #pragma once
 
 #include <functional>

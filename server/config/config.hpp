@@ -98,7 +98,7 @@ struct Config {
     std::uint32_t crl_validity_s = 86'400;       // nextUpdate - thisUpdate
     std::uint32_t crl_refresh_s = 3'600;         // re-signed at least this often
     std::uint32_t ocsp_validity_s = 3'600;       // nextUpdate of OCSP answers
-    std::uint32_t http_max_per_source = 8;       // connections one source address may have served at once; 0 = no bound
+    std::uint32_t http_max_per_source = 8;       // connections one source address may have open at once; 0 = no bound
 
     // [approval] held requests (docs/OPERATIONS.md, "Approvals")
     std::uint32_t approval_retry_after_s = 600;     // first retry hint; doubles on each ask

@@ -1,7 +1,6 @@
 // BoundedHttpServer (server/admin/bounded_http.hpp): cpp-httplib with a
 // bound on each request's head and a deadline on each request, over real
-// loopback sockets. Small limits keep the cases fast. Linux routes all of
-// 127.0.0.0/8 to loopback, so a client bound to 127.0.0.2 is another source.
+// loopback sockets. Small limits keep the cases fast.
 #include <doctest/doctest.h>
 
 #include <arpa/inet.h>
@@ -9,17 +8,20 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "admin/bounded_http.hpp"
+#include "raw_http.hpp"
 
 namespace {
 
 using irp::server::admin::BoundedHttpServer;
+using irp::test::count;
+using irp::test::read_all;
+using irp::test::send_all;
 using irp::server::admin::HttpLimits;
 using Clock = std::chrono::steady_clock;
 
@@ -28,13 +30,11 @@ constexpr std::chrono::milliseconds kDeadline{600};
 constexpr std::size_t kThreads = 12;
 
 struct Fixture {
-    BoundedHttpServer srv;
+    BoundedHttpServer srv{HttpLimits{kMaxHead, kDeadline, kThreads}};
     std::thread th;
     int port = -1;
-    std::atomic<int> refusals{0};  // on_refused calls
 
-    explicit Fixture(HttpLimits limits = HttpLimits{kMaxHead, kDeadline, kThreads}) : srv(limits) {
-        srv.on_refused = [this] { ++refusals; };
+    Fixture() {
         srv.Get("/hello", [](const httplib::Request&, httplib::Response& res) { res.set_content("hi", "text/plain"); });
         srv.Get("/peer", [](const httplib::Request& req, httplib::Response& res) {
             res.set_content(req.remote_addr, "text/plain");
@@ -56,60 +56,10 @@ struct Fixture {
         th.join();
     }
 
-    // A connection from `source` (127.0.0.1 unless told).
-    int connect(const char* source = nullptr) const {
-        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-        if (source) {
-            sockaddr_in from{};
-            from.sin_family = AF_INET;
-            REQUIRE(::inet_pton(AF_INET, source, &from.sin_addr) == 1);
-            REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) == 0);
-        }
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(static_cast<std::uint16_t>(port));
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-        timeval tv{3, 0};
-        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        return fd;
-    }
+    int connect() const { return irp::test::connect_loopback(port); }
 };
 
-void send_all(int fd, const std::string& s) {
-    for (std::size_t off = 0; off < s.size();) {
-        const ssize_t r = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-        if (r <= 0) return;  // the server may close on us: that is what some cases expect
-        off += static_cast<std::size_t>(r);
-    }
-}
-
-// Everything the server sends until it closes (or 3 s pass).
-std::string read_all(int fd) {
-    std::string out;
-    char buf[4096];
-    for (;;) {
-        const ssize_t r = ::recv(fd, buf, sizeof buf, 0);
-        if (r <= 0) break;
-        out.append(buf, static_cast<std::size_t>(r));
-    }
-    return out;
-}
-
-int count(const std::string& hay, const std::string& needle) {
-    int n = 0;
-    for (auto p = hay.find(needle); p != std::string::npos; p = hay.find(needle, p + 1)) ++n;
-    return n;
-}
-
-std::string exchange(const Fixture& f, const std::string& request, const char* source = nullptr) {
-    const int fd = f.connect(source);
-    std::thread sender([&] { send_all(fd, request); });
-    std::string out = read_all(fd);
-    sender.join();
-    ::close(fd);
-    return out;
-}
+std::string exchange(const Fixture& f, const std::string& request) { return irp::test::roundtrip(f.port, request); }
 
 }  // namespace
 
@@ -206,49 +156,5 @@ TEST_CASE("bounded http: idle connections up to one less than the threads do not
     // cpp-httplib's default of 8 workers would leave this one queued until an
     // idle peer's 5 s keep-alive wait ends.
     CHECK(Clock::now() - t0 < std::chrono::seconds(2));
-    for (int fd : idle) ::close(fd);
-}
-
-TEST_CASE("bounded http: one source address has at most max_per_source connections served at once") {
-    Fixture f(HttpLimits{kMaxHead, kDeadline, kThreads, 2});
-    const std::string get = "GET /peer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    std::vector<int> idle{f.connect(), f.connect()};
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // both admitted, waiting for a request
-
-    // A third from the same address: refused at once, not queued behind the
-    // idle ones' 5 s keep-alive wait.
-    const auto t0 = Clock::now();
-    std::string out = exchange(f, get);
-    CAPTURE(out);
-    CHECK(out.rfind("HTTP/1.1 503 Service Unavailable\r\n", 0) == 0);
-    CHECK(out.find("Retry-After: 1\r\n") != std::string::npos);
-    CHECK(out.find("\"code\":503") != std::string::npos);
-    CHECK(out.find("\"name\":\"too_many_connections\"") != std::string::npos);
-    CHECK(Clock::now() - t0 < std::chrono::seconds(1));
-    CHECK(f.refusals == 1);
-
-    // Another address is not affected.
-    out = exchange(f, get, "127.0.0.2");
-    CHECK(out.rfind("HTTP/1.1 200 OK", 0) == 0);
-    CHECK(out.find("\r\n\r\n127.0.0.2") != std::string::npos);
-
-    // When one of the two ends, the address gets a connection again.
-    ::close(idle.back());
-    idle.pop_back();
-    bool served = false;
-    for (int i = 0; i < 40 && !served; ++i) {
-        served = exchange(f, get).rfind("HTTP/1.1 200 OK", 0) == 0;
-        if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    CHECK(served);
-
-    // A bound lowered while serving counts the connection already open; 0
-    // lifts it.
-    const int before = f.refusals;
-    f.srv.set_max_per_source(1);
-    CHECK(exchange(f, get).rfind("HTTP/1.1 503", 0) == 0);
-    CHECK(f.refusals == before + 1);
-    f.srv.set_max_per_source(0);
-    CHECK(exchange(f, get).rfind("HTTP/1.1 200 OK", 0) == 0);
     for (int fd : idle) ::close(fd);
 }

@@ -1,0 +1,193 @@
+#include "admin/public_http.hpp"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+namespace irp::server::admin {
+
+PublicAnswer public_error(int status, Code code, const std::string& message) {
+    return PublicAnswer{
+        status, "application/json",
+        nlohmann::json{{"error", {{"code", static_cast<int>(code)}, {"name", code_name(code)}, {"message", message}}}}.dump()};
+}
+
+namespace {
+
+// What max_per_source counts by: the IPv4 address, or the IPv6 /64 (one
+// host usually has a whole /64 to pick addresses from).
+std::string source_key(const sockaddr* sa) {
+    char text[INET6_ADDRSTRLEN] = {};
+    if (sa && sa->sa_family == AF_INET) {
+        ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, text, sizeof text);
+    } else if (sa && sa->sa_family == AF_INET6) {
+        in6_addr a = reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr;
+        if (!IN6_IS_ADDR_V4MAPPED(&a)) std::memset(a.s6_addr + 8, 0, 8);
+        ::inet_ntop(AF_INET6, &a, text, sizeof text);
+    }
+    return text;
+}
+
+struct ConnectionState {  // MHD's socket context, one per connection
+    std::string source;
+    bool over = false;  // beyond max_per_source: its first request gets 503
+};
+
+struct RequestState {  // MHD's request context, one per request
+    std::string body;
+};
+
+MHD_Result queue(MHD_Connection* c, const PublicAnswer& a, bool close) {
+    MHD_Response* r =
+        MHD_create_response_from_buffer(a.body.size(), const_cast<char*>(a.body.data()), MHD_RESPMEM_MUST_COPY);
+    if (!r) return MHD_NO;
+    if (!a.content_type.empty()) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, a.content_type.c_str());
+    for (const auto& [k, v] : a.headers) MHD_add_response_header(r, k.c_str(), v.c_str());
+    if (close) MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    const MHD_Result ret = MHD_queue_response(c, static_cast<unsigned>(a.status), r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+}  // namespace
+
+struct PublicHttpServer::Impl {
+    Impl(PublicHttpLimits l, PublicHandler h, PublicHttpServer& o)
+        : limits(l), handler(std::move(h)), owner(o), max_per_source(l.max_per_source) {}
+
+    PublicHttpLimits limits;
+    PublicHandler handler;
+    PublicHttpServer& owner;
+    std::atomic<std::size_t> max_per_source;
+    std::mutex mu;
+    std::unordered_map<std::string, std::size_t> sources;  // connections open, per source (not over the bound)
+    MHD_Daemon* daemon = nullptr;
+
+    // A connection opens or closes: count it against its source.
+    static void notify(void* cls, MHD_Connection* c, void** socket_context, MHD_ConnectionNotificationCode code) {
+        auto& self = *static_cast<Impl*>(cls);
+        if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+            const MHD_ConnectionInfo* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+            auto* st = new ConnectionState{source_key(info ? info->client_addr : nullptr)};
+            const std::size_t cap = self.max_per_source;
+            std::lock_guard lk(self.mu);
+            auto& n = self.sources[st->source];
+            if (cap > 0 && n >= cap)
+                st->over = true;
+            else
+                ++n;
+            *socket_context = st;
+            return;
+        }
+        auto* st = static_cast<ConnectionState*>(*socket_context);
+        *socket_context = nullptr;
+        if (!st) return;
+        if (!st->over) {
+            std::lock_guard lk(self.mu);
+            auto it = self.sources.find(st->source);
+            if (it != self.sources.end() && --it->second == 0) self.sources.erase(it);
+        }
+        delete st;
+    }
+
+    // MHD calls this once when a request's head has arrived, then once per
+    // piece of body, then once more with nothing: then the answer is due.
+    static MHD_Result access(void* cls, MHD_Connection* c, const char* url, const char* method, const char*,
+                             const char* upload, size_t* upload_size, void** req_cls) {
+        auto& self = *static_cast<Impl*>(cls);
+        if (!*req_cls) {
+            const MHD_ConnectionInfo* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+            const auto* st = info ? static_cast<const ConnectionState*>(info->socket_context) : nullptr;
+            if (st && st->over) {
+                if (self.owner.on_refused) self.owner.on_refused();
+                auto a = public_error(503, Code::too_many_connections,
+                                      "this address has " + std::to_string(self.max_per_source.load()) +
+                                          " connections open here already; retry after one ends");
+                a.headers.emplace_back("Retry-After", "1");
+                return queue(c, a, true);
+            }
+            // A declared body over the bound is refused before it is read.
+            const char* length = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+            if (length && std::strtoull(length, nullptr, 10) > self.limits.max_body)
+                return queue(c,
+                             public_error(413, Code::frame_too_large,
+                                          "the request body exceeds " + std::to_string(self.limits.max_body) + " bytes"),
+                             true);
+            *req_cls = new RequestState;
+            return MHD_YES;
+        }
+        auto& rs = *static_cast<RequestState*>(*req_cls);
+        if (*upload_size > 0) {
+            // A chunked body that grows past the bound: close without an answer.
+            if (rs.body.size() + *upload_size > self.limits.max_body) return MHD_NO;
+            rs.body.append(upload, *upload_size);
+            *upload_size = 0;
+            return MHD_YES;
+        }
+        PublicAnswer a;
+        try {
+            a = self.handler(method, url, rs.body);
+        } catch (...) {
+            a = public_error(500, Code::internal, "internal error");
+        }
+        return queue(c, a, false);
+    }
+
+    static void completed(void*, MHD_Connection*, void** req_cls, MHD_RequestTerminationCode) {
+        delete static_cast<RequestState*>(*req_cls);
+        *req_cls = nullptr;
+    }
+};
+
+PublicHttpServer::PublicHttpServer(PublicHttpLimits limits, PublicHandler handler)
+    : impl_(std::make_unique<Impl>(limits, std::move(handler), *this)) {}
+
+PublicHttpServer::~PublicHttpServer() { stop(); }
+
+Result<std::uint16_t> PublicHttpServer::start(const std::string& host, std::uint16_t port) {
+    sockaddr_storage ss{};
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD;
+    if (auto* a4 = reinterpret_cast<sockaddr_in*>(&ss); ::inet_pton(AF_INET, host.c_str(), &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons(port);
+    } else if (auto* a6 = reinterpret_cast<sockaddr_in6*>(&ss); ::inet_pton(AF_INET6, host.c_str(), &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons(port);
+        flags |= MHD_USE_IPv6;
+    } else {
+        return make_error(Code::bad_argument, "cannot listen on " + host + ": not an IP address");
+    }
+    auto& i = *impl_;
+    i.daemon = MHD_start_daemon(
+        flags, port, nullptr, nullptr, &Impl::access, &i,                             //
+        MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&ss),                       //
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,                                       //
+        MHD_OPTION_THREAD_POOL_SIZE, i.limits.threads,                                //
+        MHD_OPTION_CONNECTION_LIMIT, i.limits.max_connections,                        //
+        MHD_OPTION_CONNECTION_TIMEOUT, i.limits.idle_timeout_s,                       //
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, i.limits.connection_memory,               //
+        MHD_OPTION_NOTIFY_CONNECTION, &Impl::notify, &i,                              //
+        MHD_OPTION_NOTIFY_COMPLETED, &Impl::completed, &i,                            //
+        MHD_OPTION_END);
+    if (!i.daemon) return make_error(Code::bad_argument, "cannot listen on " + host + ":" + std::to_string(port));
+    const MHD_DaemonInfo* info = MHD_get_daemon_info(i.daemon, MHD_DAEMON_INFO_BIND_PORT);
+    return static_cast<std::uint16_t>(info ? info->port : port);
+}
+
+void PublicHttpServer::stop() {
+    if (impl_ && impl_->daemon) {
+        MHD_stop_daemon(impl_->daemon);
+        impl_->daemon = nullptr;
+    }
+}
+
+void PublicHttpServer::set_max_per_source(std::size_t n) { impl_->max_per_source = n; }
+
+}  // namespace irp::server::admin
