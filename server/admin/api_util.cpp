@@ -18,6 +18,7 @@ int http_status_for(Code c) {
         case Code::too_many_pending: return 409;
         case Code::bootstrap_not_allowed: return 409;
         case Code::storage_unavailable: return 503;
+        case Code::too_many_connections: return 503;
         default: return 500;
     }
 }

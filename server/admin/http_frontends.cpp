@@ -115,7 +115,7 @@ Result<void> HttpFrontends::start() {
     if (auto r = bind(impl_->admin, impl_->admin_listen, impl_->admin_bound); !r) return r;
     const auto [host, port] = split_listen(impl_->http_listen);
     auto bound = impl_->http.start(host, static_cast<std::uint16_t>(port));
-    if (!bound) return make_error(Code::bad_argument, "cannot listen on " + impl_->http_listen);
+    if (!bound) return bound.error();
     impl_->http_bound = *bound;
     impl_->admin_thread = std::thread([this] { impl_->admin.listen_after_bind(); });
     return {};

@@ -75,8 +75,8 @@ std::string Metrics::render(std::int64_t now) const {
     out += "# HELP irp_connections_refused_total Connections refused by the per-source rate limit or the cap.\n"
            "# TYPE irp_connections_refused_total counter\n";
     line("irp_connections_refused_total", refused_);
-    out += "# HELP irp_http_connections_refused_total CRL/OCSP connections answered 503: their source address had "
-           "http.max_connections_per_source open.\n"
+    out += "# HELP irp_http_connections_refused_total CRL/OCSP connections refused because their source address had "
+           "http.max_connections_per_source open: answered 503, or closed at accept when 4 more already waited.\n"
            "# TYPE irp_http_connections_refused_total counter\n";
     line("irp_http_connections_refused_total", http_refused_);
     out += "# HELP irp_crl_age_seconds Age of the CRL last signed by this server, per issuing CA (-1: none yet).\n"

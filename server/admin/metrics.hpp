@@ -24,7 +24,7 @@ public:
     void connection(int delta) { open_connections_ += delta; }
     void session_failure() { ++session_failures_; }
     void refused() { ++refused_; }
-    void http_refused() { ++http_refused_; }  // the CRL/OCSP port's per-source bound (bounded_http.hpp)
+    void http_refused() { ++http_refused_; }  // the CRL/OCSP port's per-source bound (public_http.hpp)
     // The CAs whose CRL age is reported, one irp_crl_age_seconds{issuer=...}
     // each. Call before serving: the list is fixed while others read it.
     void track_crl_issuers(const std::vector<std::string>& issuer_ids);

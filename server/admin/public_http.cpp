@@ -2,9 +2,13 @@
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cstdarg>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -40,6 +44,17 @@ struct ConnectionState {  // MHD's socket context, one per connection
     bool over = false;  // beyond max_per_source: its first request gets 503
 };
 
+// Connections open per source: `open` are served; `over` wait for their 503.
+struct SourceCount {
+    std::size_t open = 0, over = 0;
+};
+
+// How many connections beyond max_per_source a source may have waiting for
+// their 503; any more are closed at accept, without an answer.
+constexpr std::size_t kOverMargin = 4;
+// An over-bound connection has this long (s) to send its request head.
+constexpr unsigned kOverTimeoutS = 1;
+
 struct RequestState {  // MHD's request context, one per request
     std::string body;
 };
@@ -67,8 +82,23 @@ struct PublicHttpServer::Impl {
     PublicHttpServer& owner;
     std::atomic<std::size_t> max_per_source;
     std::mutex mu;
-    std::unordered_map<std::string, std::size_t> sources;  // connections open, per source (not over the bound)
+    std::unordered_map<std::string, SourceCount> sources;
     MHD_Daemon* daemon = nullptr;
+    std::string last_log;  // MHD's last message, for start()'s error
+
+    // At accept: a source with its share open and kOverMargin more waiting
+    // for their 503 is closed at once. (MHD counts a connection a moment
+    // after this check, so a burst may pass by up to one per thread.)
+    static MHD_Result accept_policy(void* cls, const sockaddr* addr, socklen_t) {
+        auto& self = *static_cast<Impl*>(cls);
+        const std::size_t cap = self.max_per_source;
+        if (cap == 0) return MHD_YES;
+        std::lock_guard lk(self.mu);
+        auto it = self.sources.find(source_key(addr));
+        if (it == self.sources.end() || it->second.open + it->second.over < cap + kOverMargin) return MHD_YES;
+        if (self.owner.on_refused) self.owner.on_refused();
+        return MHD_NO;
+    }
 
     // A connection opens or closes: count it against its source.
     static void notify(void* cls, MHD_Connection* c, void** socket_context, MHD_ConnectionNotificationCode code) {
@@ -77,24 +107,38 @@ struct PublicHttpServer::Impl {
             const MHD_ConnectionInfo* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
             auto* st = new ConnectionState{source_key(info ? info->client_addr : nullptr)};
             const std::size_t cap = self.max_per_source;
-            std::lock_guard lk(self.mu);
-            auto& n = self.sources[st->source];
-            if (cap > 0 && n >= cap)
-                st->over = true;
-            else
-                ++n;
+            {
+                std::lock_guard lk(self.mu);
+                auto& n = self.sources[st->source];
+                st->over = cap > 0 && n.open >= cap;
+                ++(st->over ? n.over : n.open);
+            }
+            if (st->over) MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, kOverTimeoutS);
             *socket_context = st;
             return;
         }
         auto* st = static_cast<ConnectionState*>(*socket_context);
         *socket_context = nullptr;
         if (!st) return;
-        if (!st->over) {
+        {
             std::lock_guard lk(self.mu);
             auto it = self.sources.find(st->source);
-            if (it != self.sources.end() && --it->second == 0) self.sources.erase(it);
+            if (it != self.sources.end()) {
+                --(st->over ? it->second.over : it->second.open);
+                if (it->second.open + it->second.over == 0) self.sources.erase(it);
+            }
         }
         delete st;
+    }
+
+    static void log(void* cls, const char* fmt, va_list ap) {
+        char text[512];
+        std::vsnprintf(text, sizeof text, fmt, ap);
+        auto& self = *static_cast<Impl*>(cls);
+        std::lock_guard lk(self.mu);
+        self.last_log = text;
+        while (!self.last_log.empty() && (self.last_log.back() == '\n' || self.last_log.back() == '\r'))
+            self.last_log.pop_back();
     }
 
     // MHD calls this once when a request's head has arrived, then once per
@@ -125,7 +169,8 @@ struct PublicHttpServer::Impl {
         }
         auto& rs = *static_cast<RequestState*>(*req_cls);
         if (*upload_size > 0) {
-            // A chunked body that grows past the bound: close without an answer.
+            // A chunked body that grows past the bound: closed without an
+            // answer (libmicrohttpd 0.9.75 sends none queued mid-body).
             if (rs.body.size() + *upload_size > self.limits.max_body) return MHD_NO;
             rs.body.append(upload, *upload_size);
             *upload_size = 0;
@@ -152,31 +197,40 @@ PublicHttpServer::PublicHttpServer(PublicHttpLimits limits, PublicHandler handle
 PublicHttpServer::~PublicHttpServer() { stop(); }
 
 Result<std::uint16_t> PublicHttpServer::start(const std::string& host, std::uint16_t port) {
+    // A name or an address, as the config allows (the first address it
+    // resolves to).
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    addrinfo* res = nullptr;
+    const std::string service = std::to_string(port);
+    if (const int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res); rc != 0 || !res)
+        return make_error(Code::bad_argument, "cannot listen on " + host + ":" + service + ": " + ::gai_strerror(rc));
     sockaddr_storage ss{};
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD;
-    if (auto* a4 = reinterpret_cast<sockaddr_in*>(&ss); ::inet_pton(AF_INET, host.c_str(), &a4->sin_addr) == 1) {
-        a4->sin_family = AF_INET;
-        a4->sin_port = htons(port);
-    } else if (auto* a6 = reinterpret_cast<sockaddr_in6*>(&ss); ::inet_pton(AF_INET6, host.c_str(), &a6->sin6_addr) == 1) {
-        a6->sin6_family = AF_INET6;
-        a6->sin6_port = htons(port);
-        flags |= MHD_USE_IPv6;
-    } else {
-        return make_error(Code::bad_argument, "cannot listen on " + host + ": not an IP address");
-    }
+    std::memcpy(&ss, res->ai_addr, std::min<std::size_t>(res->ai_addrlen, sizeof ss));
+    ::freeaddrinfo(res);
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6) flags |= MHD_USE_DUAL_STACK;  // as the kernel's default: IPv4 too
+
     auto& i = *impl_;
     i.daemon = MHD_start_daemon(
-        flags, port, nullptr, nullptr, &Impl::access, &i,                             //
-        MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&ss),                       //
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,                                       //
-        MHD_OPTION_THREAD_POOL_SIZE, i.limits.threads,                                //
-        MHD_OPTION_CONNECTION_LIMIT, i.limits.max_connections,                        //
-        MHD_OPTION_CONNECTION_TIMEOUT, i.limits.idle_timeout_s,                       //
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, i.limits.connection_memory,               //
-        MHD_OPTION_NOTIFY_CONNECTION, &Impl::notify, &i,                              //
-        MHD_OPTION_NOTIFY_COMPLETED, &Impl::completed, &i,                            //
+        flags, port, &Impl::accept_policy, &i, &Impl::access, &i,               //
+        MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&ss),                 //
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,                                 //
+        MHD_OPTION_THREAD_POOL_SIZE, i.limits.threads,                          //
+        MHD_OPTION_CONNECTION_LIMIT, i.limits.max_connections,                  //
+        MHD_OPTION_CONNECTION_TIMEOUT, i.limits.idle_timeout_s,                 //
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, i.limits.connection_memory,         //
+        MHD_OPTION_NOTIFY_CONNECTION, &Impl::notify, &i,                        //
+        MHD_OPTION_NOTIFY_COMPLETED, &Impl::completed, &i,                      //
+        MHD_OPTION_EXTERNAL_LOGGER, &Impl::log, &i,                             //
         MHD_OPTION_END);
-    if (!i.daemon) return make_error(Code::bad_argument, "cannot listen on " + host + ":" + std::to_string(port));
+    if (!i.daemon) {
+        std::lock_guard lk(i.mu);
+        return make_error(Code::bad_argument,
+                          "cannot listen on " + host + ":" + service + (i.last_log.empty() ? "" : ": " + i.last_log));
+    }
     const MHD_DaemonInfo* info = MHD_get_daemon_info(i.daemon, MHD_DAEMON_INFO_BIND_PORT);
     return static_cast<std::uint16_t>(info ? info->port : port);
 }

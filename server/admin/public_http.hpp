@@ -7,12 +7,15 @@
 //   - the request line and header fields fit in `connection_memory` (MHD's
 //     per-connection pool), else MHD answers 431 (414 for a request line
 //     alone) and closes;
-//   - a body is at most `max_body` bytes, else 413 and close;
+//   - a body is at most `max_body` bytes: a longer declared one gets 413
+//     before it is read; a chunked one that grows past it is closed;
 //   - a connection silent for `idle_timeout_s` is closed;
 //   - `max_connections` in all, and one source address (IPv6: one /64) has at
-//     most `max_per_source` of them: the first request on a connection beyond
+//     most `max_per_source` served: the first request on a connection beyond
 //     that gets 503, code 503 `too_many_connections`, `Retry-After: 1`, and
-//     the connection closes.
+//     the connection closes; such a connection has 1 s to send its request,
+//     and a source with 4 of them waiting has further connections closed at
+//     accept.
 // Handlers run on the epoll threads and return whole answers (PublicAnswer).
 #pragma once
 
@@ -40,7 +43,7 @@ struct PublicAnswer {
 using PublicHandler = std::function<PublicAnswer(const std::string& method, const std::string& path, const std::string& body)>;
 
 struct PublicHttpLimits {
-    unsigned threads = 4;                       // epoll threads
+    unsigned threads = 8;                       // epoll threads; a slow handler (a CRL re-signed, a database wait) holds one
     unsigned max_connections = 4096;            // all sources together
     std::size_t max_per_source = 8;             // 0 = no bound
     unsigned idle_timeout_s = 10;               // a silent connection is closed

@@ -42,8 +42,8 @@ check "a device that comes back later is served" "$WALLET" enroll --server "127.
     --trust "$WORK/ca/root-ca.pem" --device-id late-1 \
     --token "$("$SERVER" token --config "$WORK/ca/server.toml" --class default --device-id late-1)" --store "$WORK/late-1"
 
-# The CRL/OCSP port: two idle connections from 127.0.0.1 (each holds a
-# worker for up to 5 s, waiting for a request) use up this address's share.
+# The CRL/OCSP port: two idle connections from 127.0.0.1 (open for up to
+# 10 s, waiting for a request) use up this address's share.
 HTTP_PORT=${HTTP##*:}
 exec 5<>/dev/tcp/127.0.0.1/"$HTTP_PORT" 6<>/dev/tcp/127.0.0.1/"$HTTP_PORT"
 sleep 0.3

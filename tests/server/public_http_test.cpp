@@ -23,12 +23,12 @@ using Clock = std::chrono::steady_clock;
 using irp::test::count;
 using irp::test::send_all;
 
-PublicHttpLimits small_limits() {
+PublicHttpLimits small_limits(unsigned idle_timeout_s = 10) {
     PublicHttpLimits l;
     l.threads = 2;
     l.max_connections = 1024;
     l.max_per_source = 2;
-    l.idle_timeout_s = 1;
+    l.idle_timeout_s = idle_timeout_s;
     l.connection_memory = 16 * 1024;
     l.max_body = 4096;
     return l;
@@ -60,6 +60,18 @@ std::string roundtrip(const Fixture& f, const std::string& request, const char* 
 }
 
 const std::string kGet = "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+// A connection that has had one answer and stays open (keep-alive): the
+// server has certainly counted it.
+int kept_open(const Fixture& f) {
+    const int fd = f.connect();
+    send_all(fd, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+    char buf[512];
+    const ssize_t r = ::recv(fd, buf, sizeof buf, 0);
+    REQUIRE(r > 0);
+    CHECK(std::string(buf, static_cast<std::size_t>(r)).rfind("HTTP/1.1 200 OK", 0) == 0);
+    return fd;
+}
 
 }  // namespace
 
@@ -104,7 +116,7 @@ TEST_CASE("public http: oversized requests are refused and the server keeps serv
 }
 
 TEST_CASE("public http: a silent connection is closed after the idle timeout") {
-    Fixture f;
+    Fixture f(small_limits(1));
     const int fd = f.connect();
     send_all(fd, "GET /hel");  // and nothing more
     const auto t0 = Clock::now();
@@ -119,8 +131,7 @@ TEST_CASE("public http: a silent connection is closed after the idle timeout") {
 
 TEST_CASE("public http: one source address has at most max_per_source connections") {
     Fixture f;
-    std::vector<int> idle{f.connect(), f.connect()};
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::vector<int> idle{kept_open(f), kept_open(f)};
 
     const auto t0 = Clock::now();
     std::string out = roundtrip(f, kGet);
@@ -173,4 +184,22 @@ TEST_CASE("public http: hundreds of slow peers do not delay another's request") 
     CHECK(roundtrip(f, kGet, "127.0.0.2").rfind("HTTP/1.1 200 OK", 0) == 0);
     CHECK(Clock::now() - t0 < std::chrono::milliseconds(500));
     for (int fd : slow) ::close(fd);
+}
+
+TEST_CASE("public http: connections beyond the bound cannot pile up") {
+    Fixture f;
+    std::vector<int> fds{kept_open(f), kept_open(f)};
+    // Four more, silent: over the bound, each waits for its request head
+    // (at most 1 s) to answer it 503.
+    for (int i = 0; i < 4; ++i) fds.push_back(f.connect());
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    // Beyond those: closed at accept, no answer.
+    CHECK(roundtrip(f, kGet).empty());
+    CHECK(f.refusals >= 1);
+    // The silent ones are closed after their second; then the address has
+    // room for 503 answers again (its two served connections are still open).
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    CHECK(roundtrip(f, kGet).rfind("HTTP/1.1 503", 0) == 0);
+    CHECK(roundtrip(f, kGet, "127.0.0.2").rfind("HTTP/1.1 200 OK", 0) == 0);
+    for (int fd : fds) ::close(fd);
 }

@@ -68,7 +68,7 @@ enum class Code : std::uint16_t {
     storage_unavailable = 500,
     internal = 501,
     issuance_failed = 502,
-    too_many_connections = 503,  // HTTP listeners: the source address holds its share of the workers already
+    too_many_connections = 503,  // the CRL/OCSP port: the source address has its share of connections open
 };
 
 const char* code_name(Code c);
