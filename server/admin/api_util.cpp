@@ -1,5 +1,6 @@
 #include "admin/api_util.hpp"
 
+#include "admin/error_body.hpp"
 #include "irp/crypto/revocation.hpp"
 #include "revocation/revocation.hpp"
 
@@ -30,7 +31,7 @@ void send_json(httplib::Response& res, int status, const json& body) {
 
 void send_error(httplib::Response& res, int status, Code code, const std::string& message) {
     send_json(res, status,
-              json{{"error", {{"code", static_cast<int>(code)}, {"name", code_name(code)}, {"message", message}}}});
+              error_body(code, message));
 }
 
 void send_error(httplib::Response& res, const Error& e) {

@@ -11,10 +11,9 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
-#include <nlohmann/json.hpp>
 #include <string>
 
-#include "irp/base/error.hpp"
+#include "admin/error_body.hpp"
 
 namespace irp::server::admin {
 
@@ -173,9 +172,7 @@ private:
     // the connection is closed afterwards.
     void refuse(int status, const char* reason, Code code, const std::string& message) {
         if (refused_) return;
-        const std::string body =
-            nlohmann::json{{"error", {{"code", static_cast<int>(code)}, {"name", code_name(code)}, {"message", message}}}}
-                .dump();
+        const std::string body = error_body(code, message).dump();
         const std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason +
                                 "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
                                 "\r\nConnection: close\r\n\r\n" + body;

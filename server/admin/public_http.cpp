@@ -12,15 +12,16 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <unordered_map>
+
+#include "admin/error_body.hpp"
 
 namespace irp::server::admin {
 
 PublicAnswer public_error(int status, Code code, const std::string& message) {
     return PublicAnswer{
         status, "application/json",
-        nlohmann::json{{"error", {{"code", static_cast<int>(code)}, {"name", code_name(code)}, {"message", message}}}}.dump()};
+        error_body(code, message).dump()};
 }
 
 namespace {
